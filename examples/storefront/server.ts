@@ -1,0 +1,22 @@
+/**
+ * `npm start`: runs the storefront on the embedded default (in-memory drivers), or on
+ * Redis when REDIS_URL is set. Listens on PORT (default 8000).
+ */
+import { createLarder } from 'larder';
+import { createApp } from './app.js';
+
+const larder = createLarder();
+const app = createApp(larder);
+const port = Number(process.env.PORT ?? 8000);
+const server = app.listen(port, () => {
+  const mode = larder.config.embedded ? 'in-memory drivers' : 'Redis';
+  console.log(`storefront: http://localhost:${port}/ (${mode})`);
+});
+
+async function shutdown() {
+  server.close();
+  await larder.close();
+  process.exit(0);
+}
+process.once('SIGINT', shutdown);
+process.once('SIGTERM', shutdown);

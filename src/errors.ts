@@ -1,0 +1,195 @@
+/**
+ * @module larder/errors — every error larder throws, in one place.
+ *
+ * Each class has a stable `code` (safe to match on across versions), the context that
+ * produced it as fields, and the underlying `cause` when there is one. Errors that can
+ * reach an HTTP response carry the `status` the adapters render them with.
+ */
+
+/** Fields any larder error may carry; subclasses narrow them. */
+export interface LarderErrorOptions {
+  cause?: unknown;
+  /** HTTP status an adapter answers with when this error reaches a response. */
+  status?: number;
+}
+
+/**
+ * Base class of every larder error.
+ *
+ * @example
+ * try { await cache.incr('missing') } catch (e) {
+ *   if (e instanceof LarderError && e.code === 'E_CACHE_MISS') { ... }
+ * }
+ */
+export class LarderError extends Error {
+  static readonly code: string = 'E_LARDER';
+  readonly code: string;
+  readonly status: number | undefined;
+
+  constructor(message: string, options: LarderErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+    this.code = (new.target as typeof LarderError).code;
+    this.status = options.status;
+  }
+
+  /** A JSON body adapters can send (RFC 9457 problem details shape). */
+  toProblem(): { type: string; title: string; status: number; detail: string; code: string } {
+    return {
+      type: `https://larder.dev/errors/${this.code.toLowerCase().replace(/^e_/, '').replaceAll('_', '-')}`,
+      title: this.name,
+      status: this.status ?? 500,
+      detail: this.message,
+      code: this.code,
+    };
+  }
+}
+
+/** A configuration value is wrong. `path` names the field (`caches.default.timeout`). */
+export class ConfigError extends LarderError {
+  static override readonly code = 'E_CONFIG';
+  readonly path: string;
+  readonly value: unknown;
+  /** What would have been accepted, in words (`a number of seconds or '15m'`). */
+  readonly expected: string;
+
+  constructor(path: string, value: unknown, expected: string, options: LarderErrorOptions = {}) {
+    super(
+      `Invalid config at ${path || '(root)'}: got ${describeValue(value)}; expected ${expected}.`,
+      options,
+    );
+    this.path = path;
+    this.value = value;
+    this.expected = expected;
+  }
+}
+
+/** A cache key is unusable: too long, or with control characters. */
+export class CacheKeyError extends LarderError {
+  static override readonly code = 'E_CACHE_KEY';
+  readonly key: string;
+  constructor(key: string, reason: string, options: LarderErrorOptions = {}) {
+    super(
+      `Cache key ${describeValue(key.length > 80 ? `${key.slice(0, 80)}…` : key)} ${reason}. ` +
+        'Use a shorter key without control characters, or turn on hashLongKeys.',
+      options,
+    );
+    this.key = key;
+  }
+}
+
+/** `incr`/`decr` on a key that is not in the cache (Django raises ValueError). */
+export class CacheMissError extends LarderError {
+  static override readonly code = 'E_CACHE_MISS';
+  readonly key: string;
+  constructor(key: string, operation: string, options: LarderErrorOptions = {}) {
+    super(
+      `Key '${key}' not found: ${operation} needs an existing key. Set it first (e.g. cache.add(key, 0)).`,
+      options,
+    );
+    this.key = key;
+  }
+}
+
+/** A stored value has the wrong type for the operation (`incr` on a string). */
+export class CacheValueError extends LarderError {
+  static override readonly code = 'E_CACHE_VALUE';
+  readonly key: string;
+  constructor(key: string, message: string, options: LarderErrorOptions = {}) {
+    super(`Key '${key}': ${message}`, options);
+    this.key = key;
+  }
+}
+
+/** A cache lock could not be taken within its `blockingTimeout`. */
+export class CacheLockError extends LarderError {
+  static override readonly code = 'E_CACHE_LOCK';
+  readonly lock: string;
+  constructor(lock: string, options: LarderErrorOptions = {}) {
+    super(
+      `Lock '${lock}' is held by another holder; gave up after blockingTimeout. Retry later or raise blockingTimeout.`,
+      options,
+    );
+    this.lock = lock;
+  }
+}
+
+/** A value cannot be encoded, or stored bytes cannot be decoded. */
+export class SerializationError extends LarderError {
+  static override readonly code = 'E_SERIALIZATION';
+}
+
+/** A backend (a Redis server, usually) cannot be reached in time. HTTP 503. */
+export class BackendUnavailableError extends LarderError {
+  static override readonly code = 'E_BACKEND_UNAVAILABLE';
+  /** The connection's name (`caches.default`, `redis://127.0.0.1:6379/0`). */
+  readonly backend: string;
+  constructor(backend: string, message: string, options: LarderErrorOptions = {}) {
+    super(`${backend}: ${message}`, { status: 503, ...options });
+    this.backend = backend;
+  }
+}
+
+/** Session data went over `maxBytes`; nothing was stored. HTTP 413. */
+export class SessionTooLargeError extends LarderError {
+  static override readonly code = 'E_SESSION_TOO_LARGE';
+  readonly size: number;
+  readonly limit: number;
+  constructor(size: number, limit: number, options: LarderErrorOptions = {}) {
+    super(
+      `Session data is ${size} bytes, over the ${limit}-byte limit (sessions.maxBytes); nothing was stored. ` +
+        'Keep large data in the database and only its id in the session.',
+      { status: 413, ...options },
+    );
+    this.size = size;
+    this.limit = limit;
+  }
+}
+
+/** The session was destroyed (logout, revoke) while this request was using it. HTTP 400. */
+export class SessionInterruptedError extends LarderError {
+  static override readonly code = 'E_SESSION_INTERRUPTED';
+  constructor(
+    message = 'The session was deleted before this request finished; its changes were not saved.',
+    options: LarderErrorOptions = {},
+  ) {
+    super(message, { status: 400, ...options });
+  }
+}
+
+/** A rate limit refused the call. HTTP 429. */
+export class RateLimitedError extends LarderError {
+  static override readonly code = 'E_RATE_LIMITED';
+  /** Seconds until a retry can succeed. */
+  readonly retryAfter: number;
+  constructor(message: string, retryAfter: number, options: LarderErrorOptions = {}) {
+    super(message, { status: 429, ...options });
+    this.retryAfter = retryAfter;
+  }
+}
+
+/** A task did not finish within the time asked (`AsyncResult.get({ timeout })`, `timeLimit`). */
+export class TaskTimeoutError extends LarderError {
+  static override readonly code = 'E_TASK_TIMEOUT';
+}
+
+/** A task was revoked before it ran. */
+export class TaskRevokedError extends LarderError {
+  static override readonly code = 'E_TASK_REVOKED';
+}
+
+/** Short, safe rendering of a value for messages. */
+export function describeValue(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'number') return String(value);
+  if (typeof value === 'function') return 'a function';
+  if (value === undefined) return 'undefined';
+  try {
+    const json = JSON.stringify(value);
+    if (json === undefined) return String(value);
+    return json.length > 120 ? `${json.slice(0, 120)}…` : json;
+  } catch {
+    return Object.prototype.toString.call(value);
+  }
+}

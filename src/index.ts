@@ -1,0 +1,11 @@
+/**
+ * @module larder — Django's cache and session framework, and the Redis patterns that
+ * follow it (rate limits, tasks, pub/sub, leaderboards), for Node.js web apps.
+ */
+
+export type { LarderConfig, ResolvedConfig } from './config/index.js';
+export { parseDuration, parseLocation, redactUrl } from './config/index.js';
+export type { Duration, LocationInput, RedisLocation } from './config/types.js';
+export * from './errors.js';
+export { type BackendSummary, createLarder, type HealthReport, Larder } from './larder.js';
+export type { ConnectionHealth } from './redis/connection.js';

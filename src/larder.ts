@@ -1,0 +1,140 @@
+/**
+ * The `Larder` object: one validated config, one connection budget, and every capability
+ * built on them. `createLarder()` with no arguments is the embedded default (in-memory
+ * drivers); with a Redis URL (config `redis`, `LARDER_REDIS_URL` or `REDIS_URL`) every
+ * capability without a location of its own runs on that server.
+ */
+
+import { type LarderConfig, type ResolvedConfig, resolveConfig } from './config/index.js';
+import { redactUrl } from './config/location.js';
+import type { RedisLocation } from './config/types.js';
+import { BackendUnavailableError } from './errors.js';
+import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
+import { ConnectionManager, type ConnectionRole } from './redis/manager.js';
+
+/** Which driver each capability uses: `memory` or the redacted Redis location. */
+export interface BackendSummary {
+  [capability: string]: string;
+}
+
+/** What `larder.health()` returns. */
+export interface HealthReport {
+  /** `ok` when every connection answers; `down` when any fails. */
+  status: 'ok' | 'down';
+  /** True when no capability uses Redis (the embedded default). */
+  embedded: boolean;
+  backends: BackendSummary;
+  connections: ConnectionHealth[];
+}
+
+/**
+ * Everything larder offers, from one config.
+ *
+ * @example
+ * const larder = createLarder({ redis: 'redis://127.0.0.1:6379/0' });
+ * console.log(await larder.health());
+ * await larder.close();
+ */
+export class Larder {
+  /** The validated config, defaults filled in, durations in milliseconds. */
+  readonly config: ResolvedConfig;
+  /** Every Redis connection this Larder opened (shared per location). */
+  readonly connections: ConnectionManager;
+  #closed = false;
+
+  constructor(config: ResolvedConfig) {
+    this.config = config;
+    this.connections = new ConnectionManager((level, message) => this.log(level, message));
+    if (config.embedded) {
+      this.log(
+        'info',
+        'larder: no Redis configured (config.redis, LARDER_REDIS_URL or REDIS_URL); using in-memory drivers. ' +
+          'Fine for one process; set REDIS_URL to share state between processes.',
+      );
+    }
+  }
+
+  /**
+   * The shared connection to `location` (default: the default connection) for a role.
+   * Capabilities call this; applications rarely need to.
+   */
+  connection(
+    location: RedisLocation | undefined = this.config.redis,
+    role: ConnectionRole = 'commands',
+  ): RedisConnection {
+    if (this.#closed)
+      throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
+    if (!location) {
+      throw new BackendUnavailableError(
+        'larder',
+        'no Redis location is configured. Pass { redis: url } to createLarder or set REDIS_URL.',
+      );
+    }
+    return this.connections.get(location, role);
+  }
+
+  /** Which driver each capability runs on. */
+  backends(): BackendSummary {
+    const describe = (loc: RedisLocation | undefined, fallback = 'memory') =>
+      loc ? (loc.kind === 'external' ? 'redis (external client)' : `redis ${redactUrl(loc)}`) : fallback;
+    const out: BackendSummary = {};
+    for (const [name, cache] of Object.entries(this.config.caches)) {
+      out[`cache:${name}`] =
+        cache.backend === 'redis' || cache.backend === 'tiered'
+          ? `${cache.backend} ${describe(cache.location).replace(/^redis /, '')}`
+          : cache.backend;
+    }
+    out.sessions =
+      this.config.sessions.engine === 'redis'
+        ? describe(this.config.sessions.location)
+        : this.config.sessions.engine;
+    out.rateLimits = describe(this.config.redis);
+    out.tasks =
+      this.config.tasks.driver === 'bullmq'
+        ? `bullmq ${describe(this.config.tasks.broker).replace(/^redis /, '')}`
+        : 'eager (in-process)';
+    out.pubsub = describe(this.config.pubsub.location);
+    out.leaderboards = describe(this.config.leaderboards.location);
+    return out;
+  }
+
+  /**
+   * Checks every connection with a PING (connecting the default one if it is configured
+   * but unused yet) and reports round-trip times.
+   */
+  async health(): Promise<HealthReport> {
+    if (this.config.redis && !this.#closed) this.connection();
+    const connections = await this.connections.health();
+    return {
+      status: connections.every((c) => c.status === 'up') ? 'ok' : 'down',
+      embedded: this.config.embedded,
+      backends: this.backends(),
+      connections,
+    };
+  }
+
+  /** Logs through the configured logger (`logger: false` silences larder). */
+  log(level: 'info' | 'warn' | 'error', message: string): void {
+    const logger = this.config.logger;
+    if (logger) logger[level](message);
+  }
+
+  /** Drains and quits every connection. Safe to call more than once. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await this.connections.close();
+  }
+}
+
+/**
+ * Creates a Larder from a config (DESIGN §3), validated once: a wrong field throws a
+ * `ConfigError` that names the path, the value and what is accepted.
+ *
+ * @example
+ * const larder = createLarder();                                  // in-memory, or REDIS_URL
+ * const shared = createLarder({ redis: 'redis://127.0.0.1:6379' }); // everything on Redis
+ */
+export function createLarder(config?: LarderConfig, env: NodeJS.ProcessEnv = process.env): Larder {
+  return new Larder(resolveConfig(config, env));
+}

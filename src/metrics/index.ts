@@ -1,0 +1,7 @@
+/**
+ * @module larder/metrics — metrics (issue 10).
+ *
+ * This entry point exists so the package's export map resolves; the capability lands
+ * with its issue. See the README's status table.
+ */
+export const available = false;

@@ -1,0 +1,513 @@
+/**
+ * One logical Redis connection for every topology: standalone, primary + read replicas,
+ * Sentinel and Cluster — on node-redis v6.
+ *
+ * - Lazy: nothing connects until the first command (or `ready()`).
+ * - Deadlines without a timer per command (see `deadline.ts`); node-redis's own
+ *   per-command timeout is turned off.
+ * - A circuit breaker turns a dead server into fast `BackendUnavailableError`s.
+ * - No offline queue: while reconnecting, commands fail at once instead of piling up.
+ * - Unrecoverable failures (wrong password, unknown user) stop reconnecting and say so.
+ */
+import { createClient, createCluster, createSentinel, ErrorReply, RESP_TYPES } from 'redis';
+import { redactUrl } from '../config/location.js';
+import type { RedisLocation, StandaloneLocation } from '../config/types.js';
+import { BackendUnavailableError } from '../errors.js';
+import { CircuitBreaker } from './breaker.js';
+import { DeadlineTracker } from './deadline.js';
+
+/**
+ * The command surface larder uses. node-redis's client, cluster and sentinel types differ
+ * in their generics but share the typed commands; larder treats them through this one
+ * loose type and routes raw commands through `RedisConnection.send`.
+ */
+export type RedisCommands = any;
+
+export type Topology = 'standalone' | 'replicas' | 'sentinel' | 'cluster' | 'external';
+
+/** What `health()` reports for one connection. */
+export interface ConnectionHealth {
+  name: string;
+  topology: Topology;
+  status: 'up' | 'down' | 'idle';
+  /** Round-trip time of a PING, in milliseconds (when up). */
+  latencyMs?: number;
+  /** Servers behind this connection (cluster primaries, replicas). */
+  nodes?: string[];
+  error?: string;
+  breaker: 'closed' | 'open' | 'half-open';
+}
+
+/** Options of `RedisConnection.send`. */
+export interface SendOptions {
+  /** The command's first key: picks the Cluster node. */
+  key?: string | Buffer;
+  /** May run on a replica. */
+  readonly?: boolean;
+  /** Return blob strings as Buffers. */
+  binary?: boolean;
+  /** Deadline in ms. @default the connection's commandTimeout */
+  timeout?: number;
+}
+
+export interface ConnectionOptions {
+  /** How this connection appears in errors and health (default: the redacted URL). */
+  name?: string;
+  /** Overrides the location's command timeout (ms). */
+  commandTimeout?: number;
+  /** Called on connection-level events worth a log line. */
+  log?: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** RESP3 client tracking with `invalidate` events (tiered cache). */
+  tracking?: boolean;
+}
+
+/** Redis reply errors that mean "this server can't serve you now", not "bad command". */
+const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
+const AUTH_FAILURE = /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|AUTH.*without any password/i;
+
+/** True when `error` means the server is out of reach rather than the command was wrong. */
+export function isAvailabilityError(error: unknown): boolean {
+  if (error instanceof BackendUnavailableError) return true;
+  if (error instanceof ErrorReply) return UNAVAILABLE_REPLY.test(error.message);
+  return error instanceof Error;
+}
+
+/**
+ * A lazily connected Redis connection with deadlines and a circuit breaker.
+ *
+ * @example
+ * const conn = new RedisConnection(parseLocation('redis://127.0.0.1:6379/0', 'redis'));
+ * const value = await conn.run((c) => c.get('k'), true);
+ * await conn.close();
+ */
+export class RedisConnection {
+  readonly location: RedisLocation;
+  readonly name: string;
+  readonly topology: Topology;
+  readonly commandTimeout: number;
+  readonly breaker = new CircuitBreaker({ threshold: 3, cooldownMs: 500 });
+  readonly deadlines = new DeadlineTracker();
+
+  #clients: RedisCommands[] = [];
+  #replicas: RedisCommands[] = [];
+  #next = 0;
+  #nextReplica = 0;
+  #ready = false;
+  #connecting: Promise<void> | undefined;
+  #firstConnect: Promise<unknown> | undefined;
+  #fatal: BackendUnavailableError | undefined;
+  #lastError: string | undefined;
+  #closed = false;
+  #log: NonNullable<ConnectionOptions['log']>;
+  #tracking: boolean;
+  #timeoutError: () => Error;
+  #invalidateListeners = new Set<(keys: Buffer[] | null) => void>();
+
+  constructor(location: RedisLocation, options: ConnectionOptions = {}) {
+    this.location = location;
+    this.topology = location.kind === 'external' ? 'external' : location.kind;
+    this.name =
+      options.name ?? (location.kind === 'external' ? 'external redis client' : redactUrl(location));
+    this.commandTimeout = options.commandTimeout ?? location.commandTimeout;
+    this.#log = options.log ?? (() => {});
+    this.#tracking = options.tracking ?? false;
+    this.#timeoutError = () =>
+      new BackendUnavailableError(
+        this.name,
+        `no reply within ${this.commandTimeout} ms (commandTimeout). The server may be overloaded, paused or unreachable.`,
+      );
+  }
+
+  /** True once connected and not failed for good. */
+  get isReady(): boolean {
+    return this.#ready;
+  }
+
+  /** The primary client (writes). Only valid after `ready()`. */
+  get client(): RedisCommands {
+    const clients = this.#clients;
+    if (clients.length === 1) return clients[0];
+    this.#next = (this.#next + 1) % clients.length;
+    return clients[this.#next];
+  }
+
+  /** A client for reads: a replica when there are any that are up, else the primary. */
+  get reader(): RedisCommands {
+    const replicas = this.#replicas;
+    for (let i = 0; i < replicas.length; i++) {
+      this.#nextReplica = (this.#nextReplica + 1) % replicas.length;
+      const candidate = replicas[this.#nextReplica];
+      if (candidate.isReady) return candidate;
+    }
+    return this.client;
+  }
+
+  /** Connects (once) and resolves when commands can be sent; bounded by connectTimeout. */
+  ready(): Promise<void> {
+    if (this.#ready) return Promise.resolve();
+    if (this.#fatal) return Promise.reject(this.#fatal);
+    if (this.#closed)
+      return Promise.reject(
+        new BackendUnavailableError(this.name, 'the connection was closed (larder.close()).'),
+      );
+    this.#connecting ??= this.#connect().finally(() => {
+      this.#connecting = undefined;
+    });
+    return this.#connecting;
+  }
+
+  /**
+   * Runs `fn` with a client, under this connection's deadline and circuit breaker.
+   * `readonly` sends it to a replica when there is one; `binary` gives a client that
+   * returns blob strings as Buffers.
+   */
+  run<T>(
+    fn: (client: RedisCommands) => Promise<T>,
+    readonly = false,
+    timeoutMs = this.commandTimeout,
+    binary = false,
+  ): Promise<T> {
+    if (!this.#ready) return this.ready().then(() => this.run(fn, readonly, timeoutMs, binary));
+    if (!this.breaker.allow()) return Promise.reject(this.#openError());
+    let promise: Promise<T>;
+    try {
+      const client = readonly ? this.reader : this.client;
+      promise = fn(binary ? this.#binary(client) : client);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return this.deadlines.track(promise, timeoutMs, this.#timeoutError).then(
+      (value) => {
+        this.breaker.success();
+        return value;
+      },
+      (error) => {
+        throw this.#classify(error);
+      },
+    );
+  }
+
+  #binaryOf = new WeakMap<object, RedisCommands>();
+
+  /** The same client, returning blob strings as Buffers (made once per client). */
+  #binary(client: RedisCommands): RedisCommands {
+    let bin = this.#binaryOf.get(client);
+    if (!bin) {
+      bin = client.withTypeMapping(BINARY);
+      this.#binaryOf.set(client, bin);
+    }
+    return bin;
+  }
+
+  /**
+   * Sends a raw command. On Cluster, `key` picks the node (the first key of the command);
+   * `readonly` may go to a replica; `binary` returns blob strings as Buffers.
+   */
+  send<T = unknown>(args: Array<string | Buffer>, options: SendOptions = {}): Promise<T> {
+    const readonly = options.readonly ?? false;
+    const timeout = options.timeout ?? this.commandTimeout;
+    const binary = options.binary ?? false;
+    switch (this.topology) {
+      case 'cluster':
+        return this.run((c) => c.sendCommand(options.key, readonly, args), readonly, timeout, binary);
+      case 'sentinel':
+        return this.run((c) => c.sendCommand(readonly, args), readonly, timeout, binary);
+      default:
+        return this.run((c) => c.sendCommand(args), readonly, timeout, binary);
+    }
+  }
+
+  /**
+   * One client per primary node (Cluster), or the one primary. For SCAN and other
+   * per-node commands. Each returned function runs a command on that node.
+   */
+  async nodes(): Promise<RedisCommands[]> {
+    await this.ready();
+    if (this.topology !== 'cluster') return [this.#clients[0]];
+    const cluster = this.#clients[0];
+    return Promise.all(cluster.masters.map((m: unknown) => cluster.nodeClient(m)));
+  }
+
+  /** Server addresses behind this connection, for health and messages. */
+  describeNodes(): string[] {
+    const loc = this.location;
+    switch (loc.kind) {
+      case 'cluster': {
+        const cluster = this.#clients[0];
+        if (cluster?.masters?.length) return cluster.masters.map((m: { address: string }) => m.address);
+        return loc.nodes.map((n) => `${n.host}:${n.port}`);
+      }
+      case 'replicas':
+        return [loc.primary, ...loc.replicas].map(addressOf);
+      case 'sentinel':
+        return loc.sentinels.map((n) => `${n.host}:${n.port}`);
+      case 'standalone':
+        return [addressOf(loc)];
+      default:
+        return [];
+    }
+  }
+
+  /** PINGs the server and reports this connection's state and round-trip time. */
+  async health(): Promise<ConnectionHealth> {
+    const base = {
+      name: this.name,
+      topology: this.topology,
+      nodes: this.describeNodes(),
+      breaker: this.breaker.state,
+    };
+    try {
+      await this.ready();
+      const started = performance.now();
+      await this.run((c) =>
+        this.topology === 'cluster' ? c.sendCommand(undefined, false, ['PING']) : c.ping(),
+      );
+      return { ...base, status: 'up', latencyMs: Math.round((performance.now() - started) * 1000) / 1000 };
+    } catch (error) {
+      return { ...base, status: 'down', error: (error as Error).message };
+    }
+  }
+
+  /** Listens for RESP3 tracking invalidations (`null` = flush everything). */
+  onInvalidate(listener: (keys: Buffer[] | null) => void): () => void {
+    this.#invalidateListeners.add(listener);
+    return () => this.#invalidateListeners.delete(listener);
+  }
+
+  /** Quits every client; pending commands settle; safe to call twice. */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#ready = false;
+    const owned = this.location.kind !== 'external';
+    const all = [...this.#clients, ...this.#replicas];
+    this.#clients = [];
+    this.#replicas = [];
+    this.deadlines.stop();
+    if (!owned) return;
+    // A client still trying its first connection would wait for it in close(): destroy it.
+    this.#firstConnect?.catch(() => {});
+    await Promise.all(
+      all.map(async (c) => {
+        try {
+          if (c.isReady) await c.close();
+          else if (c.isOpen) await c.destroy();
+        } catch {
+          c.destroy?.();
+        }
+      }),
+    );
+  }
+
+  #openError(): BackendUnavailableError {
+    const why = this.#lastError ? ` Last error: ${this.#lastError}.` : '';
+    return new BackendUnavailableError(
+      this.name,
+      `the server is not answering; calls fail fast for ${this.breaker.cooldownMs} ms before the next try.${why}`,
+    );
+  }
+
+  #classify(error: unknown): unknown {
+    if (error instanceof BackendUnavailableError) {
+      // A missed deadline or a dropped socket: one strike for the breaker per command.
+      this.breaker.failure();
+      this.#lastError = error.message;
+      return error;
+    }
+    if (isAvailabilityError(error)) {
+      this.breaker.failure();
+      const message = (error as Error).message;
+      this.#lastError = message;
+      return new BackendUnavailableError(
+        this.name,
+        `${message}. Check that the server is running and reachable.`,
+        {
+          cause: error,
+        },
+      );
+    }
+    this.breaker.success();
+    return error;
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#clients.length === 0) this.#create();
+    // node-redis' connect() resolves on the first successful connection and keeps retrying
+    // until then, so it is started once and every later ready() waits on the same promise.
+    this.#firstConnect ??= Promise.all(
+      [...this.#clients, ...this.#replicas].map((c) => (c.isReady ? undefined : c.connect())),
+    );
+    // Replicas that are down must not hold up the primary: they join when they come up.
+    const connectTimeout =
+      this.location.kind === 'external' ? this.commandTimeout : this.location.connectTimeout;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => {
+        const why = this.#lastError ? ` (${this.#lastError})` : '';
+        reject(
+          new BackendUnavailableError(
+            this.name,
+            `could not connect within ${connectTimeout} ms${why}. Check that redis-server is running at ${this.describeNodes().join(', ')} and that the URL is right.`,
+          ),
+        );
+      }, connectTimeout);
+      timer.unref();
+    });
+    try {
+      await Promise.race([this.#firstConnect, deadline]);
+      if (this.#fatal) throw this.#fatal;
+      this.#ready = true;
+      this.breaker.success();
+    } catch (error) {
+      if (this.#fatal) throw this.#fatal;
+      this.breaker.trip();
+      throw error instanceof BackendUnavailableError ? error : this.#classify(error);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #create(): void {
+    const loc = this.location;
+    switch (loc.kind) {
+      case 'external': {
+        this.#clients = [loc.client];
+        return;
+      }
+      case 'standalone':
+        this.#clients = Array.from({ length: loc.poolSize }, () => this.#standalone(loc));
+        return;
+      case 'replicas':
+        this.#clients = Array.from({ length: loc.poolSize }, () => this.#standalone(loc.primary));
+        this.#replicas = loc.replicas.map((r) => this.#standalone(r));
+        return;
+      case 'sentinel': {
+        const client = createSentinel({
+          name: loc.masterName,
+          sentinelRootNodes: loc.sentinels,
+          nodeClientOptions: {
+            ...this.#auth(loc),
+            database: loc.db,
+            RESP: 3,
+            disableClientInfo: true,
+            socket: this.#socket(loc),
+          } as any,
+          sentinelClientOptions: { socket: this.#socket(loc), disableClientInfo: true } as any,
+          masterPoolSize: loc.poolSize,
+          replicaPoolSize: 0,
+          scanInterval: 1000,
+          commandOptions: { timeout: 0 },
+        } as any);
+        this.#watch(client);
+        this.#clients = [client];
+        return;
+      }
+      case 'cluster': {
+        const client = createCluster({
+          rootNodes: loc.nodes.map((n) => ({ socket: { host: n.host, port: n.port } })),
+          defaults: {
+            ...this.#auth(loc),
+            RESP: 3,
+            disableClientInfo: true,
+            disableOfflineQueue: true,
+            socket: this.#socket(loc),
+            commandOptions: { timeout: 0 },
+          } as any,
+          commandOptions: { timeout: 0 },
+          useReplicas: false,
+          maxCommandRedirections: 16,
+        } as any);
+        this.#watch(client);
+        this.#clients = [client];
+        return;
+      }
+    }
+  }
+
+  #standalone(loc: StandaloneLocation): RedisCommands {
+    const client = createClient({
+      ...this.#auth(loc),
+      database: loc.db,
+      RESP: 3,
+      disableClientInfo: true,
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: 100_000,
+      commandOptions: { timeout: 0 },
+      emitInvalidate: this.#tracking || undefined,
+      socket: {
+        ...this.#socket(loc),
+        ...(loc.path ? { path: loc.path } : { host: loc.host, port: loc.port }),
+      },
+    } as any);
+    this.#watch(client);
+    return client;
+  }
+
+  #auth(loc: { username?: string; password?: string }): { username?: string; password?: string } {
+    const auth: { username?: string; password?: string } = {};
+    if (loc.username) auth.username = loc.username;
+    if (loc.password) auth.password = loc.password;
+    return auth;
+  }
+
+  #socket(
+    loc: StandaloneLocation | { tls: boolean; tlsOptions?: Record<string, unknown>; connectTimeout: number },
+  ) {
+    return {
+      connectTimeout: loc.connectTimeout,
+      ...(loc.tls ? { tls: true, ...(loc.tlsOptions ?? {}) } : {}),
+      // Back off 50 ms → 2 s; stop for good on errors a retry cannot fix.
+      reconnectStrategy: (retries: number, cause: Error) => {
+        if (this.#closed) return false;
+        if (cause && AUTH_FAILURE.test(cause.message ?? '')) {
+          this.#fail(
+            `authentication failed (${cause.message}). Check the username and password in the URL ` +
+              '(redis://user:password@host:port/db) or the ACL on the server.',
+            cause,
+          );
+          return false;
+        }
+        return Math.min(50 * 2 ** Math.min(retries, 6), 2000);
+      },
+    };
+  }
+
+  #fail(message: string, cause: unknown): void {
+    this.#fatal = new BackendUnavailableError(this.name, message, { cause });
+    this.#ready = false;
+    this.breaker.trip();
+  }
+
+  #watch(client: RedisCommands): void {
+    // node-redis emits 'error' on every failed (re)connect; without a listener Node would
+    // crash the process. Record it for messages and health instead.
+    client.on('error', (error: Error) => {
+      const message = error?.message ?? String(error);
+      if (message !== this.#lastError) this.#log('warn', `${this.name}: ${message}`);
+      this.#lastError = message;
+      if (AUTH_FAILURE.test(message)) {
+        this.#fail(
+          `authentication failed (${message}). Check the username and password in the URL ` +
+            '(redis://user:password@host:port/db) or the ACL on the server.',
+          error,
+        );
+      }
+    });
+    client.on('end', () => {
+      // Fail what is in flight at once rather than waiting for deadlines.
+      this.deadlines.failAll();
+    });
+    if (this.#tracking) {
+      client.on('invalidate', (keys: Buffer[] | null) => {
+        for (const listener of this.#invalidateListeners) listener(keys);
+      });
+    }
+  }
+}
+
+function addressOf(loc: StandaloneLocation): string {
+  return loc.path ?? `${loc.host}:${loc.port}`;
+}
+
+/** Type mapping that returns Redis blob strings as Buffers (binary-safe payloads). */
+export const BINARY = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;

@@ -1,0 +1,70 @@
+/**
+ * The connection budget of one Larder: every capability that names the same location
+ * shares one `RedisConnection` (node-redis pipelines commands over one socket, so one
+ * connection per server carries the whole request load). Dedicated connections are opened
+ * only where Redis requires them: a subscriber for pub/sub, a tracking connection for the
+ * tiered cache, and BullMQ's own for tasks. `connections()` lists them all.
+ */
+import type { RedisLocation } from '../config/types.js';
+import { type ConnectionHealth, type ConnectionOptions, RedisConnection } from './connection.js';
+
+/** Purpose of a connection beyond plain commands; each purpose gets its own socket. */
+export type ConnectionRole = 'commands' | 'subscriber' | 'tracking';
+
+export class ConnectionManager {
+  #byKey = new Map<string, RedisConnection>();
+  #externalIds = new WeakMap<object, number>();
+  #externalCount = 0;
+  #log: ConnectionOptions['log'];
+
+  constructor(log?: ConnectionOptions['log']) {
+    this.#log = log;
+  }
+
+  /**
+   * The shared connection for `location` and `role`, created on first request (it still
+   * connects lazily, on its first command).
+   */
+  get(
+    location: RedisLocation,
+    role: ConnectionRole = 'commands',
+    options: ConnectionOptions = {},
+  ): RedisConnection {
+    const key = `${role}|${options.commandTimeout ?? ''}|${this.#identity(location)}`;
+    let conn = this.#byKey.get(key);
+    if (!conn) {
+      conn = new RedisConnection(location, { log: this.#log, tracking: role === 'tracking', ...options });
+      this.#byKey.set(key, conn);
+    }
+    return conn;
+  }
+
+  /** Every connection made so far. */
+  connections(): RedisConnection[] {
+    return [...this.#byKey.values()];
+  }
+
+  /** Health of every connection made so far, each with a measured PING round trip. */
+  health(): Promise<ConnectionHealth[]> {
+    return Promise.all(this.connections().map((c) => c.health()));
+  }
+
+  /** Quits every connection; afterwards no socket or timer of larder's is left open. */
+  async close(): Promise<void> {
+    const all = this.connections();
+    this.#byKey.clear();
+    await Promise.all(all.map((c) => c.close()));
+  }
+
+  #identity(location: RedisLocation): string {
+    if (location.kind === 'external') {
+      let id = this.#externalIds.get(location.client);
+      if (id === undefined) {
+        id = ++this.#externalCount;
+        this.#externalIds.set(location.client, id);
+      }
+      return `external#${id}`;
+    }
+    return JSON.stringify(location);
+  }
+}

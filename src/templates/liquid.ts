@@ -1,0 +1,7 @@
+/**
+ * @module larder/liquid — the {% cache %} template tag (issue 4).
+ *
+ * This entry point exists so the package's export map resolves; the tag lands with the
+ * HTTP issue. See the README's status table.
+ */
+export const available = false;
