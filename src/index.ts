@@ -3,6 +3,7 @@
  * follow it (rate limits, tasks, pub/sub, leaderboards), for Node.js web apps.
  */
 
+export { Cache } from './cache/cache.js';
 export type { LarderConfig, ResolvedConfig } from './config/index.js';
 export { parseDuration, parseLocation, redactUrl } from './config/index.js';
 export type { Duration, LocationInput, RedisLocation } from './config/types.js';

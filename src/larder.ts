@@ -5,10 +5,12 @@
  * capability without a location of its own runs on that server.
  */
 
+import type { Cache } from './cache/cache.js';
+import { createCache } from './cache/create.js';
 import { type LarderConfig, type ResolvedConfig, resolveConfig } from './config/index.js';
 import { redactUrl } from './config/location.js';
 import type { RedisLocation } from './config/types.js';
-import { BackendUnavailableError } from './errors.js';
+import { BackendUnavailableError, ConfigError } from './errors.js';
 import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
 import { ConnectionManager, type ConnectionRole } from './redis/manager.js';
 
@@ -40,11 +42,22 @@ export class Larder {
   readonly config: ResolvedConfig;
   /** Every Redis connection this Larder opened (shared per location). */
   readonly connections: ConnectionManager;
+  /**
+   * The configured caches by name, created on first access (`larder.caches.default`).
+   * Django's `caches['default']`.
+   */
+  readonly caches: Readonly<Record<string, Cache>>;
+  #cacheInstances = new Map<string, Cache>();
   #closed = false;
 
   constructor(config: ResolvedConfig) {
     this.config = config;
     this.connections = new ConnectionManager((level, message) => this.log(level, message));
+    const caches: Record<string, Cache> = {};
+    for (const name of Object.keys(config.caches)) {
+      Object.defineProperty(caches, name, { enumerable: true, get: () => this.cache(name) });
+    }
+    this.caches = Object.freeze(caches);
     if (config.embedded) {
       this.log(
         'info',
@@ -71,6 +84,31 @@ export class Larder {
       );
     }
     return this.connections.get(location, role);
+  }
+
+  /**
+   * The cache named `name` (default `'default'`), created on first use.
+   *
+   * @example
+   * await larder.cache().set('greeting', 'hello', { timeout: 60 });
+   * await larder.cache('local').get('greeting');
+   */
+  cache(name = 'default'): Cache {
+    let cache = this.#cacheInstances.get(name);
+    if (cache) return cache;
+    const config = this.config.caches[name];
+    if (!config) {
+      throw new ConfigError(
+        `caches.${name}`,
+        name,
+        `one of the configured caches: ${Object.keys(this.config.caches)
+          .map((n) => `'${n}'`)
+          .join(', ')}`,
+      );
+    }
+    cache = createCache(this, config);
+    this.#cacheInstances.set(name, cache);
+    return cache;
   }
 
   /** Which driver each capability runs on. */
@@ -123,6 +161,7 @@ export class Larder {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await Promise.all([...this.#cacheInstances.values()].map((c) => c.close()));
     await this.connections.close();
   }
 }

@@ -6,6 +6,7 @@
 import express from 'express';
 import type { Larder } from 'larder';
 import { adapt } from 'larder/express';
+import { queryCatalog, REGIONS, type Region } from './catalog.js';
 
 const escapeHtml = (s: string) =>
   s.replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' })[c]!);
@@ -17,6 +18,38 @@ export function createApp(larder: Larder) {
   app.disable('x-powered-by');
 
   app.get('/health', web.health());
+
+  // Catalog pages: the slow query goes through cache.getOrSet; Server-Timing says whether
+  // this request hit the cache and how long the lookup took.
+  app.get('/products/:region', async (req, res) => {
+    const region = req.params.region as Region;
+    if (!REGIONS.includes(region)) {
+      res
+        .status(404)
+        .type('text')
+        .send(`Unknown region; try ${REGIONS.join(', ')}.`);
+      return;
+    }
+    const started = performance.now();
+    let loaded = false;
+    const products = await larder.cache().getOrSet(
+      `catalog:${region}`,
+      () => {
+        loaded = true;
+        return queryCatalog(region);
+      },
+      { timeout: 60 },
+    );
+    const ms = (performance.now() - started).toFixed(1);
+    res.set('Server-Timing', `cache;desc="${loaded ? 'miss' : 'hit'}";dur=${ms}`);
+    const items = products
+      .map((p) => `<li data-sku="${p.sku}">${escapeHtml(p.name)} — ${p.price.toFixed(2)} ${p.currency}</li>`)
+      .join('');
+    res.type('html').send(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>Catalog (${region})</title></head>
+<body><h1>Catalog: ${region}</h1><p id="cache">${loaded ? 'Loaded from the database' : 'Served from the cache'} in ${ms} ms</p>
+<ul id="products">${items}</ul><p>${REGIONS.map((r) => `<a href="/products/${r}">${r}</a>`).join(' · ')}</p></body></html>`);
+  });
 
   app.get('/', async (_req, res) => {
     const report = await larder.health();
@@ -42,6 +75,7 @@ table{border-collapse:collapse;width:100%;margin:1rem 0}th,td{text-align:left;pa
 .up{color:#17803d}.down{color:#b91c1c}</style></head>
 <body><h1>larder storefront</h1>
 <p id="mode">${report.embedded ? 'Embedded mode: in-memory drivers, no Redis needed.' : 'Running on Redis.'}</p>
+<p>Catalog: ${REGIONS.map((r) => `<a href="/products/${r}">${r}</a>`).join(' · ')}</p>
 <h2>Backends</h2><table id="backends">${rows}</table>
 <h2>Health: <span id="status">${report.status}</span></h2>
 <table id="connections">${conns}</table>

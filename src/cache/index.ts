@@ -1,7 +1,32 @@
 /**
- * @module larder/cache — the cache framework (issue 3).
+ * @module larder/cache — Django's cache framework: the `Cache` facade, its backends
+ * (memory, redis, null), the value codec and the backend contract.
  *
- * This entry point exists so the package's export map resolves; the capability lands
- * with its issue. See the README's status table.
+ * @example
+ * import { createLarder } from 'larder';
+ * const cache = createLarder({ redis: 'redis://127.0.0.1:6379/1' }).cache();
+ * await cache.set('my_key', 'my_value', { timeout: 300 });
  */
-export const available = false;
+export type { CacheBackend, Payload, StoredEntry, TtlMs } from './backend.js';
+export { type MemoryBackendOptions, memoryBackend } from './backends/memory.js';
+export { nullBackend } from './backends/null.js';
+export { type RedisBackendOptions, redisBackend } from './backends/redis.js';
+export {
+  Cache,
+  type CacheDeps,
+  type CacheEntry,
+  type CacheStats,
+  type SetOptions,
+  type Timeout,
+  type VersionOptions,
+} from './cache.js';
+export {
+  type Codec,
+  type CodecOptions,
+  type CompressOptions,
+  createCodec,
+  payloadByteLength,
+} from './codec.js';
+export { escapeGlob, globMatcher } from './glob.js';
+export { KeyMaker, MAX_KEY_BYTES } from './keys.js';
+export { CacheLock, type LockOptions } from './lock.js';

@@ -68,3 +68,27 @@ test('health answers 503 when Redis is unreachable', async () => {
     await larder.close();
   }
 });
+
+for (const mode of ['memory', 'redis'] as const) {
+  test(`catalog pages are cached (${mode}): the first request misses, the next hits, per region`, async () => {
+    const env = mode === 'redis' ? { REDIS_URL: redisUrlFor('standalone') } : {};
+    const larder = createLarder({ logger: false }, env);
+    await larder.cache().deletePattern('catalog:*');
+    const { base, close } = await serve(larder);
+    try {
+      const first = await fetch(`${base}/products/eu`);
+      assert.equal(first.status, 200);
+      assert.match(first.headers.get('server-timing') ?? '', /^cache;desc="miss";dur=/);
+      assert.match(await first.text(), /EUR/);
+      const second = await fetch(`${base}/products/eu`);
+      assert.match(second.headers.get('server-timing') ?? '', /^cache;desc="hit";dur=/);
+      const other = await fetch(`${base}/products/apac`);
+      assert.match(other.headers.get('server-timing') ?? '', /desc="miss"/, 'each region has its own entry');
+      assert.match(await other.text(), /SGD/);
+      assert.equal((await fetch(`${base}/products/mars`)).status, 404);
+    } finally {
+      await close();
+      await larder.close();
+    }
+  });
+}

@@ -1,0 +1,239 @@
+/**
+ * The Redis cache backend: one round trip per call (multi-key calls: one per Cluster slot
+ * group, sent together), reads on replicas when the location has them, integers stored as
+ * plain Redis integers (the codec's job) so `incr` is one atomic INCRBY.
+ */
+import calculateSlot from 'cluster-key-slot';
+import { MultiErrorReply } from 'redis';
+import { CacheValueError } from '../../errors.js';
+import type { RedisCommands, RedisConnection } from '../../redis/connection.js';
+import { defineScript } from '../../redis/script.js';
+import type { CacheBackend, Payload, StoredEntry, TtlMs } from '../backend.js';
+
+export interface RedisBackendOptions {
+  /** The shared connection (`larder.connection(location)`). */
+  connection: RedisConnection;
+  /** Deadline per command in ms (a cache may be stricter than its connection). @default the connection's */
+  commandTimeout?: number;
+}
+
+// incr: missing key → nil (Django raises on incr of a missing key, INCRBY would create it);
+// a result outside JavaScript's safe integers is undone and reported, so no client ever
+// reads back a number it cannot represent. The result travels as text: node-redis decodes
+// integer replies near 2^53 inexactly (9007199254740991 arrives as …992).
+const INCR = defineScript(
+  1,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local n = redis.call('INCRBY', KEYS[1], ARGV[1])
+if n > 9007199254740991 or n < -9007199254740991 then
+  redis.call('DECRBY', KEYS[1], ARGV[1])
+  return redis.error_reply('ERR larder: result out of the safe integer range')
+end
+return redis.call('GET', KEYS[1])`,
+);
+
+// getEntry: value and remaining life in one round trip.
+const GET_ENTRY = defineScript(1, `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`);
+
+// touch/persist: true when the key exists, whatever its previous expiry (PERSIST alone
+// answers 0 for a key that had no expiry).
+const TOUCH = defineScript(
+  1,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 1`,
+);
+
+// Lock release: delete only if the key still holds this holder's token.
+const DELETE_IF_EQUALS = defineScript(
+  1,
+  `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0`,
+);
+
+class RedisBackend implements CacheBackend {
+  readonly name: string;
+  readonly #conn: RedisConnection;
+  readonly #timeout: number;
+  readonly #cluster: boolean;
+
+  constructor(options: RedisBackendOptions) {
+    this.#conn = options.connection;
+    this.#timeout = options.commandTimeout ?? options.connection.commandTimeout;
+    this.#cluster = options.connection.topology === 'cluster';
+    this.name = `redis ${options.connection.name}`;
+  }
+
+  get(key: string): Promise<Payload | undefined> {
+    return this.#read<Buffer | null>((c) => c.get(key)).then(orUndefined);
+  }
+
+  async getEntry(key: string): Promise<StoredEntry | undefined> {
+    const [payload, pttl] = await this.#script<[Buffer | null, number]>(GET_ENTRY, key, [], true);
+    if (payload === null || payload === undefined) return undefined;
+    return { payload, expiresAt: pttl < 0 ? null : Date.now() + pttl };
+  }
+
+  set(key: string, payload: Payload, ttl: TtlMs): Promise<void> {
+    return this.#write((c) => (ttl === null ? c.set(key, payload) : c.set(key, payload, { PX: ttl }))).then(
+      noop,
+    );
+  }
+
+  add(key: string, payload: Payload, ttl: TtlMs): Promise<boolean> {
+    const options = ttl === null ? { NX: true } : { NX: true, PX: ttl };
+    return this.#write((c) => c.set(key, payload, options)).then((reply) => reply !== null);
+  }
+
+  delete(key: string): Promise<boolean> {
+    return this.#write((c) => c.del(key)).then((n) => n === 1);
+  }
+
+  has(key: string): Promise<boolean> {
+    return this.#read((c) => c.exists(key)).then((n) => n === 1);
+  }
+
+  async getMany(keys: readonly string[]): Promise<Array<Payload | undefined>> {
+    const out = new Array<Payload | undefined>(keys.length);
+    await Promise.all(
+      this.#groups(keys).map(async (indexes) => {
+        const replies: Array<Buffer | null> = await this.#read((c) => c.mGet(indexes.map((i) => keys[i]!)));
+        for (let j = 0; j < indexes.length; j++) out[indexes[j]!] = replies[j] ?? undefined;
+      }),
+    );
+    return out;
+  }
+
+  async setMany(entries: ReadonlyArray<readonly [string, Payload]>, ttl: TtlMs): Promise<string[]> {
+    const failed: string[] = [];
+    const keys = entries.map(([key]) => key);
+    await Promise.all(
+      this.#groups(keys).map(async (indexes) => {
+        try {
+          await this.#write((c) => {
+            const pipeline = this.#cluster ? c.multi(keys[indexes[0]!]) : c.multi();
+            for (const i of indexes) {
+              const [key, payload] = entries[i]!;
+              if (ttl === null) pipeline.set(key, payload);
+              else pipeline.set(key, payload, { PX: ttl });
+            }
+            return pipeline.execAsPipeline();
+          });
+        } catch (error) {
+          if (!(error instanceof MultiErrorReply)) throw error;
+          for (const j of error.errorIndexes) failed.push(keys[indexes[j]!]!);
+        }
+      }),
+    );
+    return failed;
+  }
+
+  async deleteMany(keys: readonly string[]): Promise<number> {
+    const counts = await Promise.all(
+      this.#groups(keys).map((indexes) => this.#write<number>((c) => c.del(indexes.map((i) => keys[i]!)))),
+    );
+    return counts.reduce((a, b) => a + b, 0);
+  }
+
+  async incr(key: string, delta: number): Promise<number | undefined> {
+    try {
+      const n = await this.#script<Buffer | null>(INCR, key, [String(delta)]);
+      return n === null ? undefined : Number(n.toString());
+    } catch (error) {
+      const message = (error as Error)?.message ?? '';
+      if (/not an integer|out of range|safe integer/.test(message)) {
+        throw new CacheValueError(
+          key,
+          /safe integer/.test(message)
+            ? 'the result would leave the safe integer range (±2^53-1).'
+            : 'the stored value is not an integer; incr/decr need an integer value (set it with a number).',
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  touch(key: string, ttl: TtlMs): Promise<boolean> {
+    return this.#script<number>(TOUCH, key, [ttl === null ? '' : String(ttl)]).then((n) => n === 1);
+  }
+
+  async ttl(key: string): Promise<number | null> {
+    const ms: number = await this.#read((c) => c.pTTL(key));
+    if (ms === -2) return 0;
+    if (ms === -1) return null;
+    return ms;
+  }
+
+  persist(key: string): Promise<boolean> {
+    return this.touch(key, null);
+  }
+
+  async *scan(pattern: string, batchSize: number): AsyncIterable<string[]> {
+    for (const node of await this.#conn.nodes()) {
+      let cursor = '0';
+      do {
+        const reply: { cursor: string | number; keys: Array<string | Buffer> } = await this.#conn.run(
+          () => node.scan(cursor, { MATCH: pattern, COUNT: batchSize }),
+          false,
+          this.#timeout,
+        );
+        cursor = String(reply.cursor);
+        if (reply.keys.length > 0) yield reply.keys.map(String);
+      } while (cursor !== '0');
+    }
+  }
+
+  async deletePattern(pattern: string): Promise<number> {
+    let deleted = 0;
+    for await (const batch of this.scan(pattern, 500)) deleted += await this.deleteMany(batch);
+    return deleted;
+  }
+
+  async clear(pattern: string): Promise<void> {
+    await this.deletePattern(pattern);
+  }
+
+  deleteIfEquals(key: string, payload: Payload): Promise<boolean> {
+    return this.#script<number>(DELETE_IF_EQUALS, key, [payload]).then((n) => n === 1);
+  }
+
+  /** Indexes of `keys` grouped by Cluster slot (one group when not on Cluster). */
+  #groups(keys: readonly string[]): number[][] {
+    if (!this.#cluster) return keys.length ? [keys.map((_, i) => i)] : [];
+    const bySlot = new Map<number, number[]>();
+    keys.forEach((key, i) => {
+      const slot = calculateSlot(key);
+      const group = bySlot.get(slot);
+      if (group) group.push(i);
+      else bySlot.set(slot, [i]);
+    });
+    return [...bySlot.values()];
+  }
+
+  #read<T>(fn: (c: RedisCommands) => Promise<T>): Promise<T> {
+    return this.#conn.run(fn, true, this.#timeout, true);
+  }
+
+  #write<T>(fn: (c: RedisCommands) => Promise<T>): Promise<T> {
+    return this.#conn.run(fn, false, this.#timeout, true);
+  }
+
+  #script<T>(script: typeof INCR, key: string, args: Array<string | Buffer>, _readonly = false): Promise<T> {
+    return script.run<T>(this.#conn, [key], args, { binary: true, timeout: this.#timeout });
+  }
+}
+
+function orUndefined<T>(value: T | null): T | undefined {
+  return value === null ? undefined : value;
+}
+
+function noop(): void {}
+
+/**
+ * The Redis backend on a shared connection.
+ *
+ * @example
+ * const backend = redisBackend({ connection: larder.connection() });
+ */
+export const redisBackend = (options: RedisBackendOptions): CacheBackend => new RedisBackend(options);

@@ -1,0 +1,82 @@
+/**
+ * Builds a `Cache` from its resolved config: picks the backend, the codec, and the shared
+ * connection (one per location for the whole Larder).
+ */
+import type { ResolvedCacheConfig } from '../config/schema.js';
+import { ConfigError } from '../errors.js';
+import type { Larder } from '../larder.js';
+import type { CacheBackend } from './backend.js';
+import { memoryBackend } from './backends/memory.js';
+import { nullBackend } from './backends/null.js';
+import { redisBackend } from './backends/redis.js';
+import { Cache } from './cache.js';
+import { createCodec } from './codec.js';
+
+/** The backend a cache config asks for. */
+function backendFor(larder: Larder, config: ResolvedCacheConfig): CacheBackend {
+  switch (config.backend) {
+    case 'memory':
+      return memoryBackend({
+        maxEntries: config.maxEntries,
+        maxBytes: config.maxBytes,
+        cullFrequency: config.cullFrequency,
+      });
+    case 'null':
+      return nullBackend();
+    case 'redis':
+      return redisBackend({
+        connection: larder.connection(config.location),
+        commandTimeout: config.commandTimeout,
+      });
+    case 'tiered':
+      throw new ConfigError(
+        `caches.${config.name}.backend`,
+        'tiered',
+        "'redis', 'memory' or 'null' in this version (the tiered backend lands with the advanced-caching issue)",
+      );
+  }
+}
+
+/**
+ * Creates the named cache of `larder` from its resolved config. With a region map, the
+ * cache's `forRegion(r)` builds (once) the same cache on region `r`'s location.
+ */
+export function createCache(larder: Larder, config: ResolvedCacheConfig): Cache {
+  const regions = config.regions;
+  const twins = new Map<string, Cache>();
+  const forRegion = regions
+    ? (region: string): Cache => {
+        if (region === config.region) return home;
+        let twin = twins.get(region);
+        if (twin) return twin;
+        const location = regions[region];
+        if (!location) {
+          throw new ConfigError(
+            `caches.${config.name}.location.regions`,
+            region,
+            `one of the configured regions: ${Object.keys(regions)
+              .map((r) => `'${r}'`)
+              .join(', ')}`,
+          );
+        }
+        const twinConfig = { ...config, location, region };
+        twin = new Cache(twinConfig, { ...depsFor(larder, twinConfig), forRegion });
+        twins.set(region, twin);
+        return twin;
+      }
+    : undefined;
+  const home = new Cache(config, { ...depsFor(larder, config), forRegion });
+  return home;
+}
+
+function depsFor(larder: Larder, config: ResolvedCacheConfig) {
+  return {
+    backend: backendFor(larder, config),
+    codec: createCodec({
+      serializer: config.serializer,
+      compress: config.compress,
+      configPath: `caches.${config.name}`,
+    }),
+    log: (level: 'info' | 'warn' | 'error', message: string) => larder.log(level, message),
+  };
+}
