@@ -77,7 +77,7 @@ export class Cache {
   readonly keyMaker: KeyMaker;
   readonly stats: CacheStats = { hits: 0, misses: 0, errors: 0, decodeErrors: 0 };
   readonly #codec: Codec;
-  readonly #defaultTtl: TtlMs;
+  readonly #defaultTtl: TtlMs | typeof EXPIRED;
   readonly #log: NonNullable<CacheDeps['log']>;
   readonly #inflight = new Map<string, Promise<unknown>>();
   readonly #forRegion: CacheDeps['forRegion'];
@@ -90,7 +90,8 @@ export class Cache {
     this.#codec = deps.codec;
     this.#log = deps.log ?? (() => {});
     this.keyMaker = new KeyMaker({ ...config, keyPrefix: regionalPrefix(config.keyPrefix, config.region) });
-    this.#defaultTtl = config.timeout;
+    // A cache-wide timeout of 0 or less means Django's "don't cache": every set is a delete.
+    this.#defaultTtl = config.timeout !== null && config.timeout <= 0 ? EXPIRED : config.timeout;
     this.#forRegion = deps.forRegion;
   }
 

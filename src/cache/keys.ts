@@ -56,6 +56,10 @@ export class KeyMaker {
     if (typeof key !== 'string') {
       throw new CacheKeyError(String(key), `is a ${key === null ? 'null' : typeof key}, not a string`);
     }
+    // A lone surrogate has no UTF-8 form: it would reach the store as U+FFFD, so two
+    // different keys would share one entry.
+    if (!key.isWellFormed())
+      throw new CacheKeyError(key, 'is not well-formed Unicode (it has a lone surrogate)');
     const made = this.#raw(key, version);
     // Fast path: at most 3 bytes per UTF-16 unit, so short keys cannot exceed the limit.
     if (made.length * 3 <= MAX_KEY_BYTES || Buffer.byteLength(made) <= MAX_KEY_BYTES) {

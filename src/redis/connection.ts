@@ -100,7 +100,7 @@ export class RedisConnection {
   #closed = false;
   #log: NonNullable<ConnectionOptions['log']>;
   #tracking: boolean;
-  #timeoutError: () => Error;
+  #timeoutError: (timeoutMs: number) => Error;
   #invalidateListeners = new Set<(keys: Buffer[] | null) => void>();
 
   constructor(location: RedisLocation, options: ConnectionOptions = {}) {
@@ -111,10 +111,10 @@ export class RedisConnection {
     this.commandTimeout = options.commandTimeout ?? location.commandTimeout;
     this.#log = options.log ?? (() => {});
     this.#tracking = options.tracking ?? false;
-    this.#timeoutError = () =>
+    this.#timeoutError = (timeoutMs) =>
       new BackendUnavailableError(
         this.name,
-        `no reply within ${this.commandTimeout} ms (commandTimeout). The server may be overloaded, paused or unreachable.`,
+        `no reply within ${timeoutMs} ms (commandTimeout). The server may be overloaded, paused or unreachable.`,
       );
   }
 
@@ -143,17 +143,29 @@ export class RedisConnection {
   }
 
   /** Connects (once) and resolves when commands can be sent; bounded by connectTimeout. */
-  ready(): Promise<void> {
+  ready(waitMs?: number): Promise<void> {
     if (this.#ready) return Promise.resolve();
     if (this.#fatal) return Promise.reject(this.#fatal);
     if (this.#closed)
       return Promise.reject(
         new BackendUnavailableError(this.name, 'the connection was closed (larder.close()).'),
       );
+    // While a connection attempt has just failed, fail at once instead of waiting again.
+    if (this.#firstConnect && this.breaker.state === 'open') return Promise.reject(this.#openError());
     this.#connecting ??= this.#connect().finally(() => {
       this.#connecting = undefined;
     });
-    return this.#connecting;
+    if (waitMs === undefined) return this.#connecting;
+    // A call waits for the connection no longer than its own deadline; the attempt goes on.
+    return this.deadlines.track(
+      this.#connecting,
+      waitMs,
+      (ms) =>
+        new BackendUnavailableError(
+          this.name,
+          `not connected within ${ms} ms (commandTimeout); still trying. ${this.#lastError ?? ''}`.trim(),
+        ),
+    );
   }
 
   /**
@@ -167,7 +179,12 @@ export class RedisConnection {
     timeoutMs = this.commandTimeout,
     binary = false,
   ): Promise<T> {
-    if (!this.#ready) return this.ready().then(() => this.run(fn, readonly, timeoutMs, binary));
+    if (!this.#ready) {
+      const started = performance.now();
+      return this.ready(timeoutMs).then(() =>
+        this.run(fn, readonly, Math.max(1, timeoutMs - (performance.now() - started)), binary),
+      );
+    }
     if (!this.breaker.allow()) return Promise.reject(this.#openError());
     let promise: Promise<T>;
     try {
@@ -303,7 +320,7 @@ export class RedisConnection {
     const why = this.#lastError ? ` Last error: ${this.#lastError}.` : '';
     return new BackendUnavailableError(
       this.name,
-      `the server is not answering; calls fail fast for ${this.breaker.cooldownMs} ms before the next try.${why}`,
+      `the server is not answering; calls fail fast for ${this.breaker.cooldownMs} ms before the next try.${why.replace(/\.\.$/, '.')}`,
     );
   }
 

@@ -13,8 +13,9 @@
 interface Pending {
   tick: number;
   budget: number;
+  timeoutMs: number;
   reject: (error: Error) => void;
-  makeError: () => Error;
+  makeError: (timeoutMs: number) => Error;
 }
 
 /** Granularity of the sweep, in milliseconds (deadlines fire up to this late). */
@@ -41,11 +42,17 @@ export class DeadlineTracker {
    * Returns a promise that settles as `promise` does, or rejects with `makeError()` once
    * `timeoutMs` has passed. `timeoutMs <= 0` means no deadline.
    */
-  track<T>(promise: Promise<T>, timeoutMs: number, makeError: () => Error): Promise<T> {
+  track<T>(promise: Promise<T>, timeoutMs: number, makeError: (timeoutMs: number) => Error): Promise<T> {
     if (!(timeoutMs > 0)) return promise;
     this.#ensureTimer();
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { tick: this.#tick, budget: Math.ceil(timeoutMs / TICK_MS), reject, makeError };
+      const entry: Pending = {
+        tick: this.#tick,
+        budget: Math.ceil(timeoutMs / TICK_MS),
+        timeoutMs,
+        reject,
+        makeError,
+      };
       this.#pending.add(entry);
       promise.then(
         (value) => {
@@ -61,10 +68,10 @@ export class DeadlineTracker {
   }
 
   /** Rejects everything pending now (used when a connection is known to be gone). */
-  failAll(makeError?: () => Error): void {
+  failAll(makeError?: (timeoutMs: number) => Error): void {
     for (const entry of this.#pending) {
       this.#pending.delete(entry);
-      entry.reject((makeError ?? entry.makeError)());
+      entry.reject((makeError ?? entry.makeError)(entry.timeoutMs));
     }
   }
 
@@ -93,7 +100,7 @@ export class DeadlineTracker {
     for (const entry of this.#pending) {
       if (this.#tick - entry.tick > entry.budget) {
         this.#pending.delete(entry);
-        entry.reject(entry.makeError());
+        entry.reject(entry.makeError(entry.timeoutMs));
         expired++;
       }
     }

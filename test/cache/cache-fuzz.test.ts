@@ -24,6 +24,8 @@ type Verdict = 'accept' | 'refuse' | 'either';
 /** What the cache must do with `key` when the made key is `${keyPrefix}:1:${key}` (DESIGN §4.1). */
 function verdictFor(keyPrefix: string, key: string): Verdict {
   if (MUST_REFUSE_CHAR.test(key)) return 'refuse';
+  // A lone surrogate has no UTF-8 form: two such keys would collide on the wire.
+  if (!key.isWellFormed()) return 'refuse';
   if (Buffer.byteLength(`${keyPrefix}:1:${key}`) > MAX_KEY_BYTES) return 'refuse';
   return MAY_REFUSE_CHAR.test(key) ? 'either' : 'accept';
 }
