@@ -58,8 +58,9 @@ describe('primary + replica', () => {
 
   test('writes go to the primary, reads to the replica', async () => {
     await conn.run((c) => c.set('topo:replicated', 'hello'));
-    // Replication is asynchronous: wait until the replica has the write.
-    await servers.primary.cli('WAIT', '1', '2000');
+    // Replication is asynchronous: wait until the replica has the write. WAIT counts the
+    // writes of the connection it is sent on, so it goes through the same connection.
+    assert.equal(await conn.send(['WAIT', '1', '5000']), 1);
     const replica = servers.replicas[0]!;
     const before = await getCalls(replica.cli);
     const primaryBefore = await getCalls(servers.primary.cli);
@@ -99,7 +100,7 @@ describe('sentinel', () => {
 
   test('after the primary dies, writes resume on the promoted replica', async () => {
     const oldPrimary = await servers.currentPrimary();
-    await servers.primary.cli('WAIT', '1', '2000');
+    assert.equal(await conn.send(['WAIT', '1', '5000']), 1, 'the replica has the write before the primary dies');
     const killedAt = performance.now();
     await servers.primary.kill();
     let resumedAt = 0;
