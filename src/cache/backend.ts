@@ -25,7 +25,10 @@ export interface CacheBackend {
   /** Short description for errors and health (`memory`, `redis redis://…/1`). */
   readonly name: string;
 
-  /** The payload stored at `key`, or `undefined` when absent or expired. */
+  /**
+   * The payload stored at `key`, or `undefined` when absent or expired (a backend may
+   * resolve `null` instead; the facade treats both as a miss).
+   */
   get(key: string): Promise<Payload | undefined>;
 
   /** The payload and its expiry, or `undefined` when absent. One round trip. */

@@ -130,16 +130,25 @@ export class Cache {
    *
    * @example const cart = await cache.get('cart:42', []);
    */
-  async get<T = unknown>(key: string, defaultValue?: T, options?: VersionOptions): Promise<T | undefined> {
-    const made = this.keyMaker.make(key, options?.version);
-    let payload: Payload | undefined;
+  get<T = unknown>(key: string, defaultValue?: T, options?: VersionOptions): Promise<T | undefined> {
+    let made: string;
     try {
-      payload = await this.backend.get(made);
+      made = this.keyMaker.make(key, options?.version);
     } catch (error) {
-      this.#failed(error, 'get');
-      return defaultValue;
+      return Promise.reject(error);
     }
-    if (payload === undefined) {
+    // The hot path: one backend call and one continuation, no async-function frame.
+    return this.backend.get(made).then(
+      (payload) => this.#valueOf<T>(payload, made, defaultValue),
+      (error) => {
+        this.#failed(error, 'get');
+        return defaultValue;
+      },
+    );
+  }
+
+  #valueOf<T>(payload: Payload | null | undefined, made: string, defaultValue: T | undefined): T | undefined {
+    if (payload === undefined || payload === null) {
       this.stats.misses++;
       return defaultValue;
     }

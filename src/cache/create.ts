@@ -27,6 +27,8 @@ function backendFor(larder: Larder, config: ResolvedCacheConfig): CacheBackend {
       return redisBackend({
         connection: larder.connection(config.location),
         commandTimeout: config.commandTimeout,
+        // Bytes only when payloads can be binary; JSON text reads faster as strings.
+        binary: config.serializer !== 'json' || config.compress !== false,
       });
     case 'tiered':
       throw new ConfigError(

@@ -15,6 +15,7 @@ import type { RedisLocation, StandaloneLocation } from '../config/types.js';
 import { BackendUnavailableError } from '../errors.js';
 import { CircuitBreaker } from './breaker.js';
 import { DeadlineTracker } from './deadline.js';
+import { ReplyOrderDeadlines } from './reply-order.js';
 
 /**
  * The command surface larder uses. node-redis's client, cluster and sentinel types differ
@@ -186,23 +187,98 @@ export class RedisConnection {
       );
     }
     if (!this.breaker.allow()) return Promise.reject(this.#openError());
+    const client = readonly ? this.reader : this.client;
     let promise: Promise<T>;
     try {
-      const client = readonly ? this.reader : this.client;
       promise = fn(binary ? this.#binary(client) : client);
     } catch (error) {
       return Promise.reject(error);
     }
-    return this.deadlines.track(promise, timeoutMs, this.#timeoutError).then(
-      (value) => {
+    const slot: RingSlot | undefined = client[RING];
+    if (slot === undefined)
+      return this.deadlines.track(promise, timeoutMs, this.#timeoutError, this.#observer);
+    // One socket, replies in order: two numbers in a ring, no wrapper promise.
+    if (timeoutMs > 0) slot.ring.push(this.#tick, Math.ceil(timeoutMs / SWEEP_MS), timeoutMs);
+    else slot.ring.push(this.#tick, Number.POSITIVE_INFINITY, 0);
+    if (this.#sweepTimer === undefined) this.#startSweep();
+    return promise.then(slot.ok, slot.fail);
+  }
+
+  #tick = 0;
+  #sweepTimer: NodeJS.Timeout | undefined;
+
+  #startSweep(): void {
+    this.#sweepTimer = setInterval(() => this.#sweep(), SWEEP_MS);
+    this.#sweepTimer.unref();
+  }
+
+  /** Every SWEEP_MS while commands are in flight: replace sockets that missed a deadline. */
+  #sweep(): void {
+    this.#tick++;
+    let busy = false;
+    for (const clients of [this.#clients, this.#replicas]) {
+      for (let i = 0; i < clients.length; i++) {
+        const slot: RingSlot | undefined = clients[i][RING];
+        if (!slot || slot.ring.size === 0) continue;
+        busy = true;
+        const missed = slot.ring.expired(this.#tick);
+        if (missed !== undefined) this.#replaceStalled(clients, i, missed);
+      }
+    }
+    if (!busy) {
+      clearInterval(this.#sweepTimer);
+      this.#sweepTimer = undefined;
+    }
+  }
+
+  /**
+   * A socket missed a deadline: swap in a fresh client (it connects in the background;
+   * until then calls fail fast) and destroy the stalled one, which fails everything in
+   * flight on it with a deadline error.
+   */
+  #replaceStalled(clients: RedisCommands[], index: number, missedMs: number): void {
+    const stalled = clients[index];
+    const slot: RingSlot = stalled[RING];
+    slot.ring.stalledAfterMs = missedMs;
+    const fresh = this.#standalone(slot.location);
+    clients[index] = fresh;
+    fresh.connect().catch(() => {});
+    this.#log('warn', `${this.name}: no reply within ${missedMs} ms; replacing the connection.`);
+    try {
+      stalled.destroy();
+    } catch {
+      // Already closed: its commands were failed by node-redis.
+    }
+  }
+
+  /** The ring and its two settle handlers for one owned single-socket client. */
+  #attachRing(client: RedisCommands, location: StandaloneLocation): void {
+    const ring = new ReplyOrderDeadlines();
+    const slot: RingSlot = {
+      ring,
+      location,
+      ok: (value: unknown) => {
+        ring.shift();
         this.breaker.success();
         return value;
       },
-      (error) => {
+      fail: (error: unknown) => {
+        ring.shift();
+        if (ring.stalledAfterMs !== undefined) {
+          this.breaker.failure();
+          throw this.#timeoutError(ring.stalledAfterMs);
+        }
         throw this.#classify(error);
       },
-    );
+    };
+    client[RING] = slot;
   }
+
+  /** Breaker bookkeeping for every tracked command, settled in the same step. */
+  readonly #observer = {
+    succeeded: () => this.breaker.success(),
+    failed: (error: unknown) => this.#classify(error),
+  };
 
   #binaryOf = new WeakMap<object, RedisCommands>();
 
@@ -301,6 +377,8 @@ export class RedisConnection {
     this.#clients = [];
     this.#replicas = [];
     this.deadlines.stop();
+    clearInterval(this.#sweepTimer);
+    this.#sweepTimer = undefined;
     if (!owned) return;
     // A client still trying its first connection would wait for it in close(): destroy it.
     this.#firstConnect?.catch(() => {});
@@ -457,6 +535,9 @@ export class RedisConnection {
       },
     } as any);
     this.#watch(client);
+    // A tracking connection carries invalidation pushes as well as replies; it stays on
+    // the general deadline path.
+    if (!this.#tracking) this.#attachRing(client, loc);
     return client;
   }
 
@@ -524,6 +605,19 @@ export class RedisConnection {
 
 function addressOf(loc: StandaloneLocation): string {
   return loc.path ?? `${loc.host}:${loc.port}`;
+}
+
+/** Sweep period of the reply-order deadlines (deadlines fire up to this late). */
+const SWEEP_MS = 10;
+
+/** Where an owned single-socket client keeps its deadline ring. */
+const RING = Symbol('larder.replyOrder');
+
+interface RingSlot {
+  ring: ReplyOrderDeadlines;
+  location: StandaloneLocation;
+  ok: (value: any) => any;
+  fail: (error: unknown) => never;
 }
 
 /** Type mapping that returns Redis blob strings as Buffers (binary-safe payloads). */

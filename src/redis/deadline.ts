@@ -14,8 +14,15 @@ interface Pending {
   tick: number;
   budget: number;
   timeoutMs: number;
-  reject: (error: Error) => void;
+  reject: (error: unknown) => void;
   makeError: (timeoutMs: number) => Error;
+}
+
+/** Hears how a tracked promise ended (a connection's breaker bookkeeping). */
+export interface SettleObserver {
+  succeeded(): void;
+  /** Returns the error the caller should see (it may wrap or classify `error`). */
+  failed(error: unknown): unknown;
 }
 
 /** Granularity of the sweep, in milliseconds (deadlines fire up to this late). */
@@ -40,28 +47,34 @@ export class DeadlineTracker {
 
   /**
    * Returns a promise that settles as `promise` does, or rejects with `makeError()` once
-   * `timeoutMs` has passed. `timeoutMs <= 0` means no deadline.
+   * `timeoutMs` has passed. `timeoutMs <= 0` means no deadline. The optional `observer`
+   * hears how it ended and may replace the error, in the same step (no extra promise).
    */
-  track<T>(promise: Promise<T>, timeoutMs: number, makeError: (timeoutMs: number) => Error): Promise<T> {
-    if (!(timeoutMs > 0)) return promise;
+  track<T>(
+    promise: Promise<T>,
+    timeoutMs: number,
+    makeError: (timeoutMs: number) => Error,
+    observer?: SettleObserver,
+  ): Promise<T> {
     this.#ensureTimer();
     return new Promise<T>((resolve, reject) => {
       const entry: Pending = {
         tick: this.#tick,
-        budget: Math.ceil(timeoutMs / TICK_MS),
+        budget: timeoutMs > 0 ? Math.ceil(timeoutMs / TICK_MS) : Number.POSITIVE_INFINITY,
         timeoutMs,
-        reject,
+        reject: observer ? (error) => reject(observer.failed(error)) : reject,
         makeError,
       };
       this.#pending.add(entry);
       promise.then(
         (value) => {
-          this.#pending.delete(entry);
+          if (!this.#pending.delete(entry)) return;
+          observer?.succeeded();
           resolve(value);
         },
         (error) => {
-          this.#pending.delete(entry);
-          reject(error);
+          if (!this.#pending.delete(entry)) return;
+          reject(observer ? observer.failed(error) : error);
         },
       );
     });

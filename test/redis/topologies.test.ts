@@ -100,7 +100,11 @@ describe('sentinel', () => {
 
   test('after the primary dies, writes resume on the promoted replica', async () => {
     const oldPrimary = await servers.currentPrimary();
-    assert.equal(await conn.send(['WAIT', '1', '5000']), 1, 'the replica has the write before the primary dies');
+    assert.equal(
+      await conn.send(['WAIT', '1', '5000']),
+      1,
+      'the replica has the write before the primary dies',
+    );
     const killedAt = performance.now();
     await servers.primary.kill();
     let resumedAt = 0;

@@ -15,6 +15,12 @@ export interface RedisBackendOptions {
   connection: RedisConnection;
   /** Deadline per command in ms (a cache may be stricter than its connection). @default the connection's */
   commandTimeout?: number;
+  /**
+   * Read values as bytes. Needed when payloads may be binary (msgpack, compression);
+   * plain JSON text reads faster as strings (node-redis' Buffer type mapping costs up to
+   * ~2x in throughput, measured in bench/cache.ts). @default false
+   */
+  binary?: boolean;
 }
 
 // incr: missing key → nil (Django raises on incr of a missing key, INCRBY would create it);
@@ -56,20 +62,24 @@ class RedisBackend implements CacheBackend {
   readonly #conn: RedisConnection;
   readonly #timeout: number;
   readonly #cluster: boolean;
+  readonly #binary: boolean;
 
   constructor(options: RedisBackendOptions) {
+    this.#binary = options.binary ?? false;
     this.#conn = options.connection;
     this.#timeout = options.commandTimeout ?? options.connection.commandTimeout;
     this.#cluster = options.connection.topology === 'cluster';
     this.name = `redis ${options.connection.name}`;
   }
 
+  // Resolves null on a miss (the contract allows it): mapping it here would cost a
+  // promise per call on the hottest path.
   get(key: string): Promise<Payload | undefined> {
-    return this.#read<Buffer | null>((c) => c.get(key)).then(orUndefined);
+    return this.#read<Payload | undefined>((c) => c.get(key));
   }
 
   async getEntry(key: string): Promise<StoredEntry | undefined> {
-    const [payload, pttl] = await this.#script<[Buffer | null, number]>(GET_ENTRY, key, [], true);
+    const [payload, pttl] = await this.#script<[Payload | null, number]>(GET_ENTRY, key, [], true);
     if (payload === null || payload === undefined) return undefined;
     return { payload, expiresAt: pttl < 0 ? null : Date.now() + pttl };
   }
@@ -97,7 +107,7 @@ class RedisBackend implements CacheBackend {
     const out = new Array<Payload | undefined>(keys.length);
     await Promise.all(
       this.#groups(keys).map(async (indexes) => {
-        const replies: Array<Buffer | null> = await this.#read((c) => c.mGet(indexes.map((i) => keys[i]!)));
+        const replies: Array<Payload | null> = await this.#read((c) => c.mGet(indexes.map((i) => keys[i]!)));
         for (let j = 0; j < indexes.length; j++) out[indexes[j]!] = replies[j] ?? undefined;
       }),
     );
@@ -137,7 +147,7 @@ class RedisBackend implements CacheBackend {
 
   async incr(key: string, delta: number): Promise<number | undefined> {
     try {
-      const n = await this.#script<Buffer | null>(INCR, key, [String(delta)]);
+      const n = await this.#script<Buffer | string | null>(INCR, key, [String(delta)]);
       return n === null ? undefined : Number(n.toString());
     } catch (error) {
       const message = (error as Error)?.message ?? '';
@@ -212,20 +222,16 @@ class RedisBackend implements CacheBackend {
   }
 
   #read<T>(fn: (c: RedisCommands) => Promise<T>): Promise<T> {
-    return this.#conn.run(fn, true, this.#timeout, true);
+    return this.#conn.run(fn, true, this.#timeout, this.#binary);
   }
 
   #write<T>(fn: (c: RedisCommands) => Promise<T>): Promise<T> {
-    return this.#conn.run(fn, false, this.#timeout, true);
+    return this.#conn.run(fn, false, this.#timeout, this.#binary);
   }
 
   #script<T>(script: typeof INCR, key: string, args: Array<string | Buffer>, _readonly = false): Promise<T> {
-    return script.run<T>(this.#conn, [key], args, { binary: true, timeout: this.#timeout });
+    return script.run<T>(this.#conn, [key], args, { binary: this.#binary, timeout: this.#timeout });
   }
-}
-
-function orUndefined<T>(value: T | null): T | undefined {
-  return value === null ? undefined : value;
 }
 
 function noop(): void {}
