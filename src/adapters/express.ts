@@ -5,7 +5,21 @@
  * only what they return differs (here: Express middleware).
  */
 import type { NextFunction, Request, Response } from 'express';
+import {
+  addNeverCacheHeaders,
+  type CacheControlDirectives,
+  type HeaderRecord,
+  patchCacheControl,
+  patchVaryHeaders,
+} from '../http/cache-headers.js';
 import { healthResponse } from '../http/health.js';
+import {
+  type CachePageOptions,
+  createPageCache,
+  type PageCache,
+  type PageRequest,
+  type PageResponse,
+} from '../http/page-cache.js';
 import type { Larder } from '../larder.js';
 
 /** Options shared by every adapter. */
@@ -24,6 +38,63 @@ export interface AdaptOptions {
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
   return {
     options,
+    /**
+     * Caches this route's responses for `ttl` seconds (Django's `@cache_page`).
+     *
+     * @example app.get('/products', web.cachePage(60 * 15), listProducts);
+     */
+    cachePage(ttl: number | string, pageOptions: CachePageOptions = {}) {
+      const pages = createPageCache(larder, ttl, pageOptions);
+      return function cachePage(req: Request, res: Response, next: NextFunction) {
+        servePage(pages, req, res, next).catch(next);
+      };
+    },
+    /**
+     * The whole site's GET/HEAD responses, cached for `ttl` (default 600 s, Django's
+     * CACHE_MIDDLEWARE_SECONDS) — UpdateCacheMiddleware + FetchFromCacheMiddleware in one.
+     *
+     * @example app.use(web.siteCache({ ttl: 600 }));
+     */
+    siteCache(siteOptions: CachePageOptions & { ttl?: number | string } = {}) {
+      return this.cachePage(siteOptions.ttl ?? 600, siteOptions);
+    },
+    /**
+     * Marks the response as never cacheable (Django's `@never_cache`).
+     *
+     * @example app.get('/account', web.neverCache(), account);
+     */
+    neverCache() {
+      return function neverCache(_req: Request, res: Response, next: NextFunction) {
+        onHeaders(res, (headers) => addNeverCacheHeaders(headers));
+        next();
+      };
+    },
+    /**
+     * Adds Cache-Control directives with Django's `patch_cache_control` rules.
+     *
+     * @example app.get('/logo.png', web.cacheControl({ public: true, 'max-age': 86400 }), logo);
+     */
+    cacheControl(directives: CacheControlDirectives) {
+      return function cacheControl(_req: Request, res: Response, next: NextFunction) {
+        onHeaders(res, (headers) => patchCacheControl(headers, directives));
+        next();
+      };
+    },
+    /**
+     * Adds request headers to `Vary` (Django's `@vary_on_headers`), so the page cache keys on them.
+     *
+     * @example app.get('/home', web.varyOnHeaders('Accept-Language'), web.cachePage(60), home);
+     */
+    varyOnHeaders(...names: string[]) {
+      return function varyOnHeaders(_req: Request, res: Response, next: NextFunction) {
+        onHeaders(res, (headers) => patchVaryHeaders(headers, names));
+        next();
+      };
+    },
+    /** `varyOnHeaders('Cookie')` (Django's `@vary_on_cookie`). @example web.varyOnCookie() */
+    varyOnCookie() {
+      return this.varyOnHeaders('Cookie');
+    },
     /** A route answering `larder.health()` as JSON: 200, or 503 when a backend is down. */
     health() {
       return async function health(_req: Request, res: Response, next: NextFunction) {
@@ -36,4 +107,128 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       };
     },
   };
+}
+
+/** The core's view of an Express request. */
+function pageRequest(req: Request): PageRequest {
+  return {
+    method: req.method,
+    scheme: req.protocol,
+    host: req.get('host') ?? '',
+    url: req.originalUrl,
+    header: (name) => req.get(name),
+  };
+}
+
+/** The response's headers as the core's record (lower-case names). */
+function headersOf(res: Response): HeaderRecord {
+  return res.getHeaders() as HeaderRecord;
+}
+
+/** Writes a record back onto the response, replacing what changed. */
+function applyHeaders(res: Response, before: HeaderRecord, after: HeaderRecord): void {
+  for (const name of Object.keys(before)) if (after[name] === undefined) res.removeHeader(name);
+  for (const [name, value] of Object.entries(after)) {
+    if (value !== undefined && value !== before[name]) res.setHeader(name, value as string | string[]);
+  }
+}
+
+const PATCHES = Symbol('larder.headerPatches');
+type Patchable = Response & { [PATCHES]?: Array<(headers: HeaderRecord) => void> };
+
+/**
+ * Runs `patch` on the response headers just before they are sent — or earlier, when the
+ * page cache captures the response (it must store the headers the client will see).
+ */
+function onHeaders(res: Response, patch: (headers: HeaderRecord) => void): void {
+  const patchable = res as Patchable;
+  if (patchable[PATCHES]) {
+    patchable[PATCHES].push(patch);
+    return;
+  }
+  patchable[PATCHES] = [patch];
+  const writeHead = res.writeHead;
+  res.writeHead = function patched(this: Response, ...args: unknown[]) {
+    flushHeaderPatches(res);
+    return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+  } as typeof res.writeHead;
+}
+
+/** Applies (once) the header patches registered by neverCache, cacheControl, varyOn…. */
+function flushHeaderPatches(res: Response): void {
+  const patches = (res as Patchable)[PATCHES];
+  if (!patches?.length) return;
+  const before = { ...headersOf(res) };
+  const after = { ...before };
+  for (const patch of patches.splice(0)) patch(after);
+  applyHeaders(res, before, after);
+}
+
+function send(res: Response, page: PageResponse): void {
+  res.status(page.status);
+  for (const [name, value] of Object.entries(page.headers)) {
+    if (value !== undefined) res.setHeader(name, value as string | string[]);
+  }
+  res.end(page.body);
+}
+
+/** The page cache's exchange on Express: send, pass to the route, or render captured. */
+function servePage(pages: PageCache, req: Request, res: Response, next: NextFunction): Promise<void> {
+  return pages.handle({
+    request: pageRequest(req),
+    send: (page) => send(res, page),
+    pass: (cacheStatus) => {
+      res.setHeader('cache-status', cacheStatus);
+      next();
+    },
+    render: (finalize) => capture(res, next, finalize),
+  });
+}
+
+/**
+ * Lets the route render and captures what it writes: a body written in several chunks
+ * streams through untouched (and is not stored); a body sent in one `end` is handed to
+ * `finalize` before the headers go out, and what `finalize` returns is sent instead.
+ */
+function capture(
+  res: Response,
+  next: NextFunction,
+  finalize: (response: PageResponse, streamed: boolean) => PageResponse,
+): Promise<void> {
+  return new Promise((resolve) => {
+    let streamed = false;
+    const write = res.write;
+    const end = res.end;
+    res.write = function captured(this: Response, ...args: unknown[]) {
+      streamed = true;
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof res.write;
+    res.end = function capturedEnd(this: Response, chunk?: unknown, ...rest: unknown[]) {
+      res.write = write;
+      res.end = end;
+      resolve();
+      flushHeaderPatches(res);
+      if (streamed || res.headersSent) {
+        finalize({ status: res.statusCode, headers: { ...headersOf(res) }, body: Buffer.alloc(0) }, true);
+        return (end as (...a: unknown[]) => Response).call(this, chunk, ...rest);
+      }
+      const encoding = typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8';
+      const body =
+        chunk === undefined || typeof chunk === 'function'
+          ? Buffer.alloc(0)
+          : Buffer.isBuffer(chunk)
+            ? chunk
+            : typeof chunk === 'string'
+              ? Buffer.from(chunk, encoding)
+              : Buffer.from(chunk as Uint8Array);
+      const before = { ...headersOf(res) };
+      const captured: PageResponse = { status: res.statusCode, headers: { ...before }, body };
+      const out = finalize(captured, false);
+      res.statusCode = out.status;
+      applyHeaders(res, before, out.headers);
+      const callback = rest.find((r) => typeof r === 'function');
+      return (end as (...a: unknown[]) => Response).call(this, out.body, callback);
+    } as typeof res.end;
+    next();
+  });
 }

@@ -1,27 +1,153 @@
 /**
  * @module larder/fastify — larder for Fastify 5 apps.
  *
- * `adapt(larder)` returns the same factories as `larder/express` and `larder/hono`;
- * here they return Fastify route handlers and hooks.
+ * `adapt(larder)` returns the same factories as `larder/express` and `larder/hono`; here
+ * the per-route ones return Fastify `onRequest` hooks (as `fastify-rate-limit`'s
+ * `fastify.rateLimit()` does), `siteCache()` returns a plugin, and `web.plugin` (the one
+ * plugin every app registers first) wires the other half of those hooks — the `onSend`
+ * step that patches headers and captures the page — into each route that uses them.
+ *
+ * @example
+ * const web = adapt(larder);
+ * await app.register(web.plugin);
+ * app.get('/products', { onRequest: web.cachePage('15m') }, listProducts);
+ * app.get('/home', { onRequest: [web.cachePage(60), web.varyOnHeaders('Accept-Language')] }, home);
+ * app.get('/about', { config: { cache: { ttl: 600 } } }, about); // the route-config form
  */
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type {
+  FastifyPluginCallback,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+  onRequestHookHandler,
+  onSendHookHandler,
+  RouteOptions,
+} from 'fastify';
+import fastifyPlugin from 'fastify-plugin';
+import { ConfigError } from '../errors.js';
+import {
+  addNeverCacheHeaders,
+  type CacheControlDirectives,
+  type HeaderRecord,
+  patchCacheControl,
+  patchVaryHeaders,
+} from '../http/cache-headers.js';
 import { healthResponse } from '../http/health.js';
+import {
+  type CachePageOptions,
+  createPageCache,
+  type PageCache,
+  type PageRequest,
+  type PageResponse,
+} from '../http/page-cache.js';
 import type { Larder } from '../larder.js';
 import type { AdaptOptions } from './express.js';
 
 export type { AdaptOptions };
 
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * Caches this route's responses: the route form of `web.cachePage(ttl, options)`
+     * (needs `web.plugin`). `false` keeps `web.siteCache()` off this route.
+     *
+     * @example app.get('/about', { config: { cache: { ttl: '10m', tags: ['pages'] } } }, about);
+     */
+    cache?: (CachePageOptions & { ttl: number | string }) | false;
+  }
+}
+
 /**
- * Binds larder to Fastify.
+ * Binds larder to Fastify. Register `web.plugin` before declaring routes; the per-route
+ * factories return `onRequest` hooks, alone or in a route's hook array (their order does
+ * not matter: header patches are applied before the page cache sees the response).
  *
  * @example
  * const web = adapt(larder);
+ * await app.register(web.plugin);
  * app.get('/health', web.health());
+ * app.get('/account', { onRequest: web.neverCache() }, account);
  */
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
-  return {
+  // One PageCache per `config.cache` object: Fastify's implicit HEAD route shares the GET's.
+  const routeHooks = new WeakMap<object, onRequestHookHandler>();
+  const hookForConfig = (config: CachePageOptions & { ttl: number | string }) => {
+    let hook = routeHooks.get(config);
+    if (!hook) {
+      hook = pageHook(createPageCache(larder, config.ttl, config));
+      routeHooks.set(config, hook);
+    }
+    return hook;
+  };
+
+  const factories = {
     options,
-    /** A route handler answering `larder.health()`: 200, or 503 when a backend is down. */
+    /**
+     * Caches this route's responses for `ttl` seconds (Django's `@cache_page`): an
+     * `onRequest` hook that answers hits before the handler runs.
+     *
+     * @example app.get('/products', { onRequest: web.cachePage(60 * 15) }, listProducts);
+     */
+    cachePage(ttl: number | string, pageOptions: CachePageOptions = {}): onRequestHookHandler {
+      return pageHook(createPageCache(larder, ttl, pageOptions));
+    },
+    /**
+     * The whole site's GET/HEAD responses, cached for `ttl` (default 600 s, Django's
+     * CACHE_MIDDLEWARE_SECONDS): a plugin giving every route declared after it in its scope
+     * the page cache — except routes with their own `cachePage` or `config: { cache }`, and
+     * routes with `config: { cache: false }`.
+     *
+     * @example await app.register(web.siteCache({ ttl: 600 }));
+     */
+    siteCache(siteOptions: CachePageOptions & { ttl?: number | string } = {}): FastifyPluginCallback {
+      const site = pageHook(createPageCache(larder, siteOptions.ttl ?? 600, siteOptions));
+      return fastifyPlugin(
+        function siteCache(app, _opts, done) {
+          app.addHook('onRoute', (route) => wire(route, hookForConfig, site));
+          done();
+        },
+        { fastify: '5.x', name: 'larder-site-cache' },
+      );
+    },
+    /**
+     * Marks the response as never cacheable (Django's `@never_cache`).
+     *
+     * @example app.get('/account', { onRequest: web.neverCache() }, account);
+     */
+    neverCache(): onRequestHookHandler {
+      return larderHook(function neverCache(request, reply, done) {
+        done(onHeaders(request, reply, 'neverCache', addNeverCacheHeaders));
+      });
+    },
+    /**
+     * Adds Cache-Control directives with Django's `patch_cache_control` rules.
+     *
+     * @example app.get('/logo.png', { onRequest: web.cacheControl({ public: true, 'max-age': 86400 }) }, logo);
+     */
+    cacheControl(directives: CacheControlDirectives): onRequestHookHandler {
+      return larderHook(function cacheControl(request, reply, done) {
+        done(onHeaders(request, reply, 'cacheControl', (headers) => patchCacheControl(headers, directives)));
+      });
+    },
+    /**
+     * Adds request headers to `Vary` (Django's `@vary_on_headers`), so the page cache keys on them.
+     *
+     * @example app.get('/home', { onRequest: [web.cachePage(60), web.varyOnHeaders('Accept-Language')] }, home);
+     */
+    varyOnHeaders(...names: string[]): onRequestHookHandler {
+      return larderHook(function varyOnHeaders(request, reply, done) {
+        done(onHeaders(request, reply, 'varyOnHeaders', (headers) => patchVaryHeaders(headers, names)));
+      });
+    },
+    /** `varyOnHeaders('Cookie')` (Django's `@vary_on_cookie`). @example { onRequest: web.varyOnCookie() } */
+    varyOnCookie(): onRequestHookHandler {
+      return factories.varyOnHeaders('Cookie');
+    },
+    /**
+     * A route handler answering `larder.health()`: 200, or 503 when a backend is down.
+     *
+     * @example app.get('/health', web.health());
+     */
     health() {
       return async function health(_request: FastifyRequest, reply: FastifyReply) {
         const out = await healthResponse(larder);
@@ -29,4 +155,253 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       };
     },
   };
+
+  const plugin = fastifyPlugin(
+    function larderPlugin(app, _opts, done) {
+      app.addHook('onRoute', (route) => wire(route, hookForConfig));
+      done();
+    },
+    { fastify: '5.x', name: 'larder' },
+  );
+  // Not enumerable: `adapt()` lists the same factories in every adapter (a test compares them).
+  return Object.defineProperty(factories, 'plugin', {
+    value: plugin,
+    enumerable: false,
+  }) as typeof factories & {
+    /**
+     * The Fastify plugin (`fastify-plugin`, so it applies to the scope it is registered in):
+     * wires larder's hooks into every route declared after it, and reads `config: { cache }`.
+     *
+     * @example await app.register(web.plugin);
+     */
+    readonly plugin: FastifyPluginCallback;
+  };
+}
+
+/** What a reply owes larder's `onSend` step. */
+interface Pending {
+  /** Header patches from neverCache, cacheControl, varyOn… — applied in order. */
+  patches: Array<(headers: HeaderRecord) => void>;
+  /** A page-cache miss: the core's hand-off for the captured response. */
+  finalize?: (response: PageResponse, streamed: boolean) => PageResponse;
+  /** Resolves the page cache's `render` promise. */
+  rendered?: () => void;
+  /** Set when the page cache sent the response itself (a hit): the headers it sent. */
+  sent?: HeaderRecord;
+}
+
+const PENDING = Symbol('larder.pending');
+/** Set on a route's config by `wire`, so a hook can tell it will get its `onSend` step. */
+const WIRED = Symbol('larder.wired');
+type LarderReply = FastifyReply & { [PENDING]?: Pending };
+
+/** Hooks that need `larderOnSend` on their route. */
+const larderHooks = new WeakSet<object>();
+/** The page-cache hooks among them (a route with one does not get the site cache too). */
+const pageHooks = new WeakSet<object>();
+
+function larderHook(hook: onRequestHookHandler, page = false): onRequestHookHandler {
+  larderHooks.add(hook);
+  if (page) pageHooks.add(hook);
+  return hook;
+}
+
+function pending(reply: FastifyReply): Pending {
+  const r = reply as LarderReply;
+  r[PENDING] ??= { patches: [] };
+  return r[PENDING];
+}
+
+/** A route hook list as an array (Fastify accepts one function or an array). */
+function list(hooks: unknown): unknown[] {
+  if (hooks === undefined || hooks === null) return [];
+  return Array.isArray(hooks) ? hooks : [hooks];
+}
+
+/**
+ * An `onRoute` step: turns `config.cache` into a page hook, adds the site cache if asked,
+ * and appends `larderOnSend` to a route that uses larder's hooks. New arrays, never
+ * mutated ones: Fastify's implicit HEAD route holds the original options.
+ */
+function wire(
+  route: RouteOptions,
+  hookForConfig: (config: CachePageOptions & { ttl: number | string }) => onRequestHookHandler,
+  site?: onRequestHookHandler,
+): void {
+  const config = (route.config ?? {}) as NonNullable<RouteOptions['config']> & { [WIRED]?: true };
+  let onRequest = list(route.onRequest);
+  const isPage = (hook: unknown) => pageHooks.has(hook as object);
+  if (config.cache && !config[WIRED]) onRequest = [hookForConfig(config.cache), ...onRequest];
+  if (site && config.cache !== false && !onRequest.some(isPage) && !list(route.preHandler).some(isPage)) {
+    // First among the route's hooks, as app.use(siteCache()) runs before a route's middleware.
+    onRequest = [site, ...onRequest];
+  }
+  if (![...onRequest, ...list(route.preHandler)].some((hook) => larderHooks.has(hook as object))) return;
+  route.onRequest = onRequest as onRequestHookHandler[];
+  const onSend = list(route.onSend);
+  // Last: after the route's own onSend hooks (and Fastify's HEAD one), so what is stored is what is sent.
+  if (!onSend.includes(larderOnSend)) route.onSend = [...onSend, larderOnSend] as onSendHookHandler[];
+  const wired: typeof config = { ...config, [WIRED]: true };
+  route.config = wired;
+}
+
+/** An error for a hook on a route `web.plugin` did not see (registered late, or via addHook). */
+function unwired(request: FastifyRequest, factory: string): ConfigError | undefined {
+  const config = request.routeOptions.config as { [WIRED]?: true };
+  if (config[WIRED]) return undefined;
+  return new ConfigError(
+    `fastify route ${request.method} ${request.routeOptions.url ?? request.url}`,
+    `web.${factory}()`,
+    `a hook in the route's options ({ onRequest: web.${factory}(…) }, not app.addHook), ` +
+      'on a route declared after `await app.register(web.plugin)`',
+  );
+}
+
+/** Registers a header patch for `larderOnSend`; an error when the route is not wired. */
+function onHeaders(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  factory: string,
+  patch: (headers: HeaderRecord) => void,
+): ConfigError | undefined {
+  const error = unwired(request, factory);
+  if (!error) pending(reply).patches.push(patch);
+  return error;
+}
+
+/** The core's view of a Fastify request (scheme and host honour Fastify's `trustProxy`). */
+function pageRequest(request: FastifyRequest): PageRequest {
+  return {
+    method: request.method,
+    scheme: request.protocol,
+    host: request.host,
+    url: request.url,
+    header: (name) => {
+      const value = request.headers[name];
+      return Array.isArray(value) ? value.join(', ') : value;
+    },
+  };
+}
+
+/** The `onRequest` hook of one PageCache: hit → send; bypass → continue; miss → capture. */
+function pageHook(pages: PageCache): onRequestHookHandler {
+  return larderHook(function cachePage(request, reply, done: HookHandlerDoneFunction) {
+    const error = unwired(request, 'cachePage');
+    if (error) return done(error);
+    let continued = false;
+    const proceed = (err?: Error) => {
+      if (continued) return;
+      continued = true;
+      done(err);
+    };
+    pages
+      .handle({
+        request: pageRequest(request),
+        send: (page) => {
+          continued = true;
+          sendPage(reply, page);
+        },
+        pass: (cacheStatus) => {
+          reply.header('cache-status', cacheStatus);
+          proceed();
+        },
+        render: (finalize) =>
+          new Promise<void>((resolve) => {
+            const state = pending(reply);
+            state.finalize = finalize;
+            state.rendered = resolve;
+            // The route may never reach onSend (hijacked, aborted): free the coalesced waiters.
+            reply.raw.once('close', resolve);
+            proceed();
+          }),
+      })
+      .catch((err: Error) => {
+        if (!continued) proceed(err);
+        else request.log.error({ err }, 'larder page cache failed after the route ran');
+      });
+  }, true);
+}
+
+/** Sends a response the page cache made (a hit, a stale or shared copy), skipping the route. */
+function sendPage(reply: FastifyReply, page: PageResponse): void {
+  const state = pending(reply);
+  // The stored headers already carry the route's patches; a hit does not re-run them.
+  state.patches.length = 0;
+  state.sent = page.headers;
+  reply.code(page.status);
+  for (const [name, value] of Object.entries(page.headers))
+    if (value !== undefined) reply.header(name, value);
+  // `undefined`, not an empty Buffer: Fastify then adds no Content-Length to a 304.
+  reply.send(page.body.length > 0 ? page.body : undefined);
+}
+
+/** Writes a record back onto the reply, replacing what changed. */
+function applyHeaders(reply: FastifyReply, before: HeaderRecord, after: HeaderRecord): void {
+  for (const name of Object.keys(before)) if (after[name] === undefined) reply.removeHeader(name);
+  for (const [name, value] of Object.entries(after)) {
+    if (value !== undefined && value !== before[name]) reply.header(name, value);
+  }
+}
+
+/**
+ * Every wired route's last `onSend` hook: applies the header patches, then hands a
+ * page-cache miss's response to the core and sends what it returns. A stream (or any
+ * payload that is not a string or a Buffer) goes out untouched and is not stored.
+ */
+function larderOnSend(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: (err: Error | null, payload?: unknown) => void,
+): void {
+  const state = (reply as LarderReply)[PENDING];
+  if (state === undefined) {
+    done(null, payload);
+    return;
+  }
+  (reply as LarderReply)[PENDING] = undefined;
+  let out: unknown;
+  try {
+    out = settle(state, request, reply, payload);
+  } catch (error) {
+    state.rendered?.();
+    done(error as Error);
+    return;
+  }
+  state.rendered?.();
+  done(null, out);
+}
+
+/** `larderOnSend`'s work on one reply; returns the payload to send. */
+function settle(state: Pending, request: FastifyRequest, reply: FastifyReply, payload: unknown): unknown {
+  if (state.sent) {
+    // Fastify's HEAD hook sets Content-Length from the (empty) body; a HEAD hit keeps the GET's.
+    const length = state.sent['content-length'];
+    if (request.method === 'HEAD' && length !== undefined) reply.header('content-length', length);
+    return payload;
+  }
+  const before = reply.getHeaders() as HeaderRecord;
+  let headers = before;
+  if (state.patches.length > 0) {
+    headers = { ...before };
+    for (const patch of state.patches) patch(headers);
+    applyHeaders(reply, before, headers);
+  }
+  if (!state.finalize) return payload;
+  const body =
+    typeof payload === 'string'
+      ? Buffer.from(payload, 'utf8')
+      : Buffer.isBuffer(payload)
+        ? payload
+        : payload === undefined || payload === null
+          ? Buffer.alloc(0)
+          : undefined;
+  if (body === undefined) {
+    state.finalize({ status: reply.statusCode, headers: { ...headers }, body: Buffer.alloc(0) }, true);
+    return payload;
+  }
+  const out = state.finalize({ status: reply.statusCode, headers: { ...headers }, body }, false);
+  if (out.status !== reply.statusCode) reply.code(out.status);
+  applyHeaders(reply, headers, out.headers);
+  return out.body === body ? payload : out.body;
 }

@@ -1,11 +1,44 @@
 /**
- * @module larder/hono — larder for Hono apps (on @hono/node-server or any Fetch runtime).
+ * @module larder/hono — larder for Hono 4 apps (on @hono/node-server or any Fetch runtime).
  *
  * `adapt(larder)` returns the same factories as `larder/express` and `larder/fastify`;
- * here they return Hono handlers and middleware.
+ * here they return Hono middleware and handlers.
+ *
+ * Two Hono-specific rules, decided here:
+ *
+ * - **Complete or streamed.** A Hono handler hands back a `Response` whose body is a stream
+ *   in every case, so the page cache decides by how it was made. A body is *complete* (read
+ *   whole, may be stored) when it is empty, when the response came from `c.text`, `c.json`,
+ *   `c.html`, `c.render`, or `c.body` / `c.newResponse` with a string or bytes, or when it
+ *   declares its size with `Content-Length` (a proxied `fetch()`, a file). Anything else is
+ *   *streamed* and passes through untouched, never buffered nor stored: the `stream()`,
+ *   `streamText()` and `streamSSE()` helpers, `c.body(readable)`, `text/event-stream`,
+ *   `Transfer-Encoding: chunked`, and a `new Response(…)` built by the handler without a
+ *   `Content-Length` (its body may never end, so it is not read).
+ * - **Header helpers go anywhere.** `neverCache`, `cacheControl`, `varyOnHeaders` and
+ *   `varyOnCookie` may sit before or after `cachePage` (on the route or in `app.use`): each
+ *   registers its patch before the route runs, and the patches are applied once, to the
+ *   route's response, before `cachePage` decides what to store — so a `Vary` they add
+ *   always keys the cache. Middleware of your own that edits `c.res` after `await next()`
+ *   must come after `cachePage` (it then runs inside it) for its edits to be stored.
  */
-import type { Context } from 'hono';
+import type { Context, Next } from 'hono';
+import type { StatusCode } from 'hono/utils/http-status';
+import {
+  addNeverCacheHeaders,
+  type CacheControlDirectives,
+  type HeaderRecord,
+  patchCacheControl,
+  patchVaryHeaders,
+} from '../http/cache-headers.js';
 import { healthResponse } from '../http/health.js';
+import {
+  type CachePageOptions,
+  createPageCache,
+  type PageCache,
+  type PageRequest,
+  type PageResponse,
+} from '../http/page-cache.js';
 import type { Larder } from '../larder.js';
 import type { AdaptOptions } from './express.js';
 
@@ -16,11 +49,72 @@ export type { AdaptOptions };
  *
  * @example
  * const web = adapt(larder);
+ * app.get('/products', web.cachePage(60 * 15), (c) => c.html(renderProducts()));
  * app.get('/health', web.health());
  */
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
   return {
     options,
+    /**
+     * Caches this route's responses for `ttl` seconds (Django's `@cache_page`).
+     *
+     * @example app.get('/products', web.cachePage(60 * 15), listProducts);
+     */
+    cachePage(ttl: number | string, pageOptions: CachePageOptions = {}) {
+      const pages = createPageCache(larder, ttl, pageOptions);
+      return async function cachePage(c: Context, next: Next): Promise<void> {
+        await servePage(pages, c, next);
+      };
+    },
+    /**
+     * The whole site's GET/HEAD responses, cached for `ttl` (default 600 s, Django's
+     * CACHE_MIDDLEWARE_SECONDS) — UpdateCacheMiddleware + FetchFromCacheMiddleware in one.
+     *
+     * @example app.use(web.siteCache({ ttl: 600 }));
+     */
+    siteCache(siteOptions: CachePageOptions & { ttl?: number | string } = {}) {
+      return this.cachePage(siteOptions.ttl ?? 600, siteOptions);
+    },
+    /**
+     * Marks the response as never cacheable (Django's `@never_cache`).
+     *
+     * @example app.get('/account', web.neverCache(), account);
+     */
+    neverCache() {
+      return async function neverCache(c: Context, next: Next): Promise<void> {
+        onHeaders(c, (headers) => addNeverCacheHeaders(headers));
+        await next();
+        flushHeaderPatches(c);
+      };
+    },
+    /**
+     * Adds Cache-Control directives with Django's `patch_cache_control` rules.
+     *
+     * @example app.get('/logo.png', web.cacheControl({ public: true, 'max-age': 86400 }), logo);
+     */
+    cacheControl(directives: CacheControlDirectives) {
+      return async function cacheControl(c: Context, next: Next): Promise<void> {
+        onHeaders(c, (headers) => patchCacheControl(headers, directives));
+        await next();
+        flushHeaderPatches(c);
+      };
+    },
+    /**
+     * Adds request headers to `Vary` (Django's `@vary_on_headers`), so the page cache keys on them.
+     *
+     * @example app.get('/home', web.cachePage(60), web.varyOnHeaders('Accept-Language'), home);
+     */
+    varyOnHeaders(...names: string[]) {
+      return async function varyOnHeaders(c: Context, next: Next): Promise<void> {
+        onHeaders(c, (headers) => patchVaryHeaders(headers, names));
+        await next();
+        flushHeaderPatches(c);
+      };
+    },
+    /** `varyOnHeaders('Cookie')` (Django's `@vary_on_cookie`). @example web.varyOnCookie() */
+    varyOnCookie() {
+      return this.varyOnHeaders('Cookie');
+    },
     /** A handler answering `larder.health()`: 200, or 503 when a backend is down. */
     health() {
       return async function health(_c: Context) {
@@ -29,4 +123,239 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       };
     },
   };
+}
+
+/** The core's view of a Hono request: scheme and host as the URL and `Host` say. */
+function pageRequest(c: Context): PageRequest {
+  const url = new URL(c.req.url);
+  return {
+    method: c.req.method,
+    scheme: url.protocol.slice(0, -1),
+    host: c.req.header('host') ?? url.host,
+    url: url.pathname + url.search,
+    header: (name) => c.req.header(name),
+  };
+}
+
+/**
+ * The page cache's exchange on Hono. `pass` and `render` run the rest of the chain, which
+ * is asynchronous here; both are awaited before the middleware returns, and an error in
+ * the route is rethrown so Hono's error handler sees it.
+ */
+async function servePage(pages: PageCache, c: Context, next: Next): Promise<void> {
+  let routed: Promise<void> | undefined;
+  let failure: { error: unknown } | undefined;
+  await pages.handle({
+    request: pageRequest(c),
+    send: (page) => send(c, page),
+    pass: (cacheStatus) => {
+      routed = passThrough(c, next, cacheStatus);
+    },
+    render: (finalize) =>
+      render(c, next, finalize).catch((error: unknown) => {
+        failure = { error };
+      }),
+  });
+  await routed;
+  if (failure) throw failure.error;
+}
+
+/** Answers without running the route (a hit, a stale copy, a coalesced render). */
+function send(c: Context, page: PageResponse): void {
+  const body = hasNoBody(page.status, c.req.method) ? null : bytes(page.body);
+  // newResponse keeps headers that earlier middleware set with c.header(), as c.text would.
+  replaceResponse(
+    c,
+    c.newResponse(body, { status: page.status as StatusCode, headers: toHeaders(page.headers) }),
+  );
+}
+
+/** Runs the route uncached and labels its response. */
+async function passThrough(c: Context, next: Next, cacheStatus: string): Promise<void> {
+  await next();
+  editHeaders(c, (headers) => headers.set('cache-status', cacheStatus));
+}
+
+/**
+ * Runs the route, then hands its response to `finalize`: a complete body is read and the
+ * response `finalize` returns replaces `c.res`; a streamed one goes out as it is.
+ */
+async function render(
+  c: Context,
+  next: Next,
+  finalize: (response: PageResponse, streamed: boolean) => PageResponse,
+): Promise<void> {
+  const tracking = trackCompleteResponses(c);
+  try {
+    await next();
+  } finally {
+    tracking.restore();
+  }
+  // Patches of header helpers placed before cachePage must be in what is stored.
+  flushHeaderPatches(c);
+  const res = c.res;
+  const captured = headerRecord(res.headers);
+  if (isStreamed(res, tracking.complete)) {
+    const out = finalize({ status: res.status, headers: { ...captured }, body: Buffer.alloc(0) }, true);
+    if (out.status !== res.status)
+      replaceResponse(c, new Response(res.body, { status: out.status, headers: res.headers }));
+    editHeaders(c, (headers) => applyRecord(headers, captured, out.headers));
+    return;
+  }
+  const body = Buffer.from(await res.arrayBuffer());
+  const out = finalize({ status: res.status, headers: { ...captured }, body }, false);
+  const outBody = hasNoBody(out.status, c.req.method) ? null : bytes(out.body);
+  replaceResponse(c, new Response(outBody, { status: out.status, headers: toHeaders(out.headers) }));
+}
+
+/** Context helpers that build a response; `body` and `newResponse` may be given a stream. */
+const RESPONSE_HELPERS = ['body', 'newResponse', 'text', 'json', 'html'] as const;
+
+/**
+ * Wraps the context's response helpers for the duration of the route, collecting the
+ * responses they build from a complete body (a string or bytes, not a ReadableStream).
+ * `c.render` and `c.redirect` go through `c.html` and `c.newResponse`, so they count too.
+ */
+function trackCompleteResponses(c: Context): { complete: Response[]; restore(): void } {
+  const complete: Response[] = [];
+  const helpers = c as unknown as Record<string, unknown>;
+  const originals: Array<[string, unknown]> = [];
+  for (const name of RESPONSE_HELPERS) {
+    const original = helpers[name];
+    if (typeof original !== 'function') continue;
+    originals.push([name, original]);
+    helpers[name] = (...args: unknown[]) => {
+      const made: unknown = original.apply(c, args);
+      if (isReadableStream(args[0])) return made;
+      if (made instanceof Promise) {
+        return made.then((response: Response) => {
+          complete.push(response);
+          return response;
+        });
+      }
+      if (made) complete.push(made as Response);
+      return made;
+    };
+  }
+  return {
+    complete,
+    restore() {
+      for (const [name, original] of originals) helpers[name] = original;
+    },
+  };
+}
+
+/** The rule in the module header: true unless the body is known to be complete. */
+function isStreamed(res: Response, complete: readonly Response[]): boolean {
+  if (res.bodyUsed) return true;
+  const type = res.headers.get('content-type') ?? '';
+  if (/^text\/event-stream\b/i.test(type)) return true;
+  if (/\bchunked\b/i.test(res.headers.get('transfer-encoding') ?? '')) return true;
+  if (complete.includes(res)) return false;
+  if (res.body === null) return false;
+  // Hono's `c.res` setter re-wraps a response (new object, same body stream) when one existed.
+  if (complete.some((made) => made.body === res.body)) return false;
+  return !res.headers.has('content-length');
+}
+
+function isReadableStream(value: unknown): boolean {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { getReader?: unknown }).getReader === 'function'
+  );
+}
+
+/** RFC 9110: these statuses, and any answer to HEAD, carry no content. */
+function hasNoBody(status: number, method: string): boolean {
+  return (
+    method.toUpperCase() === 'HEAD' || status === 204 || status === 205 || status === 304 || status < 200
+  );
+}
+
+function bytes(body: Buffer): Uint8Array<ArrayBuffer> {
+  return body as Uint8Array<ArrayBuffer>;
+}
+
+/**
+ * Sets `c.res` to exactly `response`. Assigning over an existing `c.res` makes Hono copy the
+ * old headers onto the new response (overwriting ours, reviving removed ones), so clear first.
+ */
+function replaceResponse(c: Context, response: Response): void {
+  c.res = undefined;
+  c.res = response;
+}
+
+/** Edits `c.res` headers in place, or on a copy when they are immutable (a `fetch()` response). */
+function editHeaders(c: Context, edit: (headers: Headers) => void): void {
+  try {
+    edit(c.res.headers);
+  } catch (error) {
+    if (!(error instanceof TypeError)) throw error;
+    const copy = new Response(c.res.body, c.res);
+    edit(copy.headers);
+    replaceResponse(c, copy);
+  }
+}
+
+/** Fetch headers as the core's record (lower-case names, every Set-Cookie kept apart). */
+function headerRecord(headers: Headers): HeaderRecord {
+  const record: HeaderRecord = {};
+  for (const [name, value] of headers) if (name !== 'set-cookie') record[name] = value;
+  const cookies = headers.getSetCookie();
+  if (cookies.length) record['set-cookie'] = cookies;
+  return record;
+}
+
+function toHeaders(record: HeaderRecord): Headers {
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(record))
+    if (value !== undefined) setHeader(headers, name, value);
+  return headers;
+}
+
+/** Writes onto `headers` what changed from `before` to `after`. */
+function applyRecord(headers: Headers, before: HeaderRecord, after: HeaderRecord): void {
+  for (const name of Object.keys(before)) if (after[name] === undefined) headers.delete(name);
+  for (const [name, value] of Object.entries(after)) {
+    if (value !== undefined && flat(value) !== flat(before[name])) setHeader(headers, name, value);
+  }
+}
+
+function setHeader(headers: Headers, name: string, value: string | string[] | number): void {
+  if (Array.isArray(value)) {
+    headers.delete(name);
+    for (const one of value) headers.append(name, one);
+  } else {
+    headers.set(name, String(value));
+  }
+}
+
+function flat(value: HeaderRecord[string]): string | undefined {
+  return Array.isArray(value) ? value.join('\n') : value === undefined ? undefined : String(value);
+}
+
+/** Header patches registered by neverCache, cacheControl and varyOn… for one request. */
+const PATCHES = new WeakMap<Context, Array<(headers: HeaderRecord) => void>>();
+
+function onHeaders(c: Context, patch: (headers: HeaderRecord) => void): void {
+  const patches = PATCHES.get(c);
+  if (patches) patches.push(patch);
+  else PATCHES.set(c, [patch]);
+}
+
+/**
+ * Applies (once) the registered header patches to `c.res`: by the helper itself after the
+ * route, or earlier by cachePage, which must store the headers the client will see.
+ */
+function flushHeaderPatches(c: Context): void {
+  const patches = PATCHES.get(c);
+  if (!patches?.length) return;
+  const pending = patches.splice(0);
+  editHeaders(c, (headers) => {
+    const before = headerRecord(headers);
+    const after = { ...before };
+    for (const patch of pending) patch(after);
+    applyRecord(headers, before, after);
+  });
 }

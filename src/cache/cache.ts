@@ -404,7 +404,9 @@ export class Cache {
     const made = this.keyMaker.make(key, options?.version);
     const running = this.#inflight.get(made);
     if (running) return running as Promise<T>;
-    const load = (async () => {
+    // The load starts on the next microtask, so it is registered before it can finish (a
+    // loader that throws synchronously must not leave a settled entry behind).
+    const load = Promise.resolve().then(async () => {
       try {
         const value =
           typeof valueOrLoader === 'function'
@@ -415,7 +417,7 @@ export class Cache {
       } finally {
         this.#inflight.delete(made);
       }
-    })();
+    });
     this.#inflight.set(made, load);
     return load;
   }

@@ -27,6 +27,7 @@ export {
   createCodec,
   payloadByteLength,
 } from './codec.js';
+export { type CacheFragmentOptions, cacheFragment, makeFragmentKey, pythonStr } from './fragment.js';
 export { escapeGlob, globMatcher } from './glob.js';
 export { KeyMaker, MAX_KEY_BYTES } from './keys.js';
 export { CacheLock, type LockOptions } from './lock.js';

@@ -70,22 +70,43 @@ test('health answers 503 when Redis is unreachable', async () => {
 });
 
 for (const mode of ['memory', 'redis'] as const) {
-  test(`catalog pages are cached (${mode}): the first request misses, the next hits, per region`, async () => {
+  test(`catalog pages are cached (${mode}): page cache per region and user, catalog query via getOrSet`, async () => {
     const env = mode === 'redis' ? { REDIS_URL: redisUrlFor('standalone') } : {};
     const larder = createLarder({ logger: false }, env);
-    await larder.cache().deletePattern('catalog:*');
+    await larder.cache().clear();
     const { base, close } = await serve(larder);
     try {
       const first = await fetch(`${base}/products/eu`);
       assert.equal(first.status, 200);
+      assert.equal(first.headers.get('cache-status'), 'larder; fwd=uri-miss; stored');
       assert.match(first.headers.get('server-timing') ?? '', /^cache;desc="miss";dur=/);
       assert.match(await first.text(), /EUR/);
       const second = await fetch(`${base}/products/eu`);
-      assert.match(second.headers.get('server-timing') ?? '', /^cache;desc="hit";dur=/);
+      assert.match(second.headers.get('cache-status') ?? '', /^larder; hit/);
       const other = await fetch(`${base}/products/apac`);
-      assert.match(other.headers.get('server-timing') ?? '', /desc="miss"/, 'each region has its own entry');
+      assert.match(other.headers.get('cache-status') ?? '', /fwd=uri-miss/, 'each region has its own page');
       assert.match(await other.text(), /SGD/);
       assert.equal((await fetch(`${base}/products/mars`)).status, 404);
+    } finally {
+      await close();
+      await larder.close();
+    }
+  });
+
+  test(`the sidebar fragment is cached per user, and one user's page never reaches another (${mode})`, async () => {
+    const env = mode === 'redis' ? { REDIS_URL: redisUrlFor('standalone') } : {};
+    const larder = createLarder({ logger: false }, env);
+    await larder.cache().clear();
+    const { base, close } = await serve(larder);
+    try {
+      const page = (user: string) => fetch(`${base}/products/us`, { headers: { cookie: `user=${user}` } });
+      const alice = await (await page('alice')).text();
+      const bob = await (await page('bob')).text();
+      assert.match(alice, /Hello, alice/);
+      assert.match(bob, /Hello, bob/);
+      assert.doesNotMatch(bob, /alice/);
+      const fragmentKey = (await import('../../src/cache/fragment.js')).makeFragmentKey('sidebar', ['alice']);
+      assert.match(String(await larder.cache().get(fragmentKey)), /Hello, alice/);
     } finally {
       await close();
       await larder.close();

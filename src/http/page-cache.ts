@@ -1,0 +1,444 @@
+/**
+ * The page cache, framework-neutral: Django's `cache_page` / `UpdateCacheMiddleware` /
+ * `FetchFromCacheMiddleware` rules over a small request/response shape that each adapter
+ * fills in.
+ *
+ * - Only GET and HEAD are looked up; a cached GET answers HEAD (without a body).
+ * - Only a 200 with a complete body is stored, and never a response that sets a cookie,
+ *   says `private`, `no-store`, `no-cache` or `max-age=0`, or varies on `*`.
+ * - Keys cover method, scheme, host, path and query, and every request header the
+ *   response named in `Vary` (Django's learned header list per URL). The header list is
+ *   remembered in process, so a hit costs one cache round trip.
+ * - Hits carry `Age`, `Expires`, `Cache-Control: max-age`, an `ETag`, and RFC 9211
+ *   `Cache-Status`; `If-None-Match` gets a 304.
+ * - Concurrent misses for one key render once: the others wait for that response.
+ */
+import { isUtf8 } from 'node:buffer';
+import { createHash } from 'node:crypto';
+import type { Cache } from '../cache/cache.js';
+import { parseDuration } from '../config/duration.js';
+import type { Larder } from '../larder.js';
+import {
+  getMaxAge,
+  type HeaderRecord,
+  headerValue,
+  parseCacheControl,
+  patchResponseHeaders,
+  varyHeaders,
+} from './cache-headers.js';
+
+/** What the core needs to know about a request. */
+export interface PageRequest {
+  method: string;
+  /** `http` or `https` (as the adapter decided, proxies considered). */
+  scheme: string;
+  host: string;
+  /** Path and query string, as received (`/products?page=2`). */
+  url: string;
+  /** A request header by lower-case name. */
+  header(name: string): string | undefined;
+}
+
+/** A complete response, as captured by an adapter. */
+export interface PageResponse {
+  status: number;
+  headers: HeaderRecord;
+  body: Buffer;
+}
+
+/** What the cache holds for one page. */
+interface StoredPage {
+  status: number;
+  headers: Array<[string, string]>;
+  /** UTF-8 text bodies as strings (smaller in JSON), anything else as bytes. */
+  body: string | Uint8Array;
+  storedAt: number;
+  /** Seconds the page is fresh. */
+  ttl: number;
+  /** Seconds past `ttl` a stale copy may be served while one request refreshes it (RFC 5861). */
+  swr: number;
+  /** Seconds past `ttl` a stale copy may replace a 5xx (RFC 5861). */
+  sie: number;
+  etag: string;
+  /** The request headers this page varies on (lower-case), to keep the in-process list honest. */
+  vary: string[];
+}
+
+export interface PageCacheOptions {
+  /** Seconds a page stays cached; wins over the response's own max-age (Django's cache_page). */
+  ttl: number;
+  /** Seconds a stale page may be served while one request re-renders it. @default the response's stale-while-revalidate, else 0 */
+  staleWhileRevalidate?: number;
+  /** Seconds a stale page may replace an error (5xx) response. @default the response's stale-if-error, else 0 */
+  staleIfError?: number;
+  /** Separates several page caches on one store (Django's `key_prefix`). @default '' */
+  keyPrefix?: string;
+  /** Tags stored with each page, for purge by tag. */
+  tags?: string[];
+}
+
+/** The outcome of a lookup: a response to send, or what a miss needs to store later. */
+export type Lookup =
+  | { kind: 'hit'; response: PageResponse }
+  | { kind: 'miss'; key: string; urlKey: string }
+  | {
+      kind: 'stale';
+      key: string;
+      urlKey: string;
+      response: PageResponse;
+      whileRevalidate: boolean;
+      ifError: boolean;
+    }
+  | { kind: 'bypass'; reason: string };
+
+/**
+ * What an adapter does for the core: send a response, let the route run uncached, or let
+ * it run with the response captured and handed to `finalize` just before it goes out.
+ */
+export interface PageExchange {
+  request: PageRequest;
+  /** Sends a complete response (a hit, a stale copy, a shared render). */
+  send(response: PageResponse): void | Promise<void>;
+  /** Lets the route run without the cache, with this `Cache-Status`. */
+  pass(cacheStatus: string): void | Promise<void>;
+  /**
+   * Lets the route run. Right before its response is sent, calls `finalize` with it
+   * (`streamed` when the body went out in several writes, so it is incomplete and its
+   * headers are gone) and sends the response `finalize` returns instead. Resolves when
+   * the response has been handed to the framework.
+   */
+  render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<void>;
+}
+
+const CACHE_STATUS = 'larder';
+/** Header lists remembered per URL in this process (bounded; the store has them too). */
+const MAX_REMEMBERED_URLS = 10_000;
+
+/**
+ * One page-cache policy (a `cachePage(ttl)` or the site-wide middleware) over a `Cache`.
+ *
+ * @example
+ * const pages = new PageCache(larder.cache(), { ttl: 900 });
+ * const found = await pages.lookup(request);
+ */
+export class PageCache {
+  readonly cache: Cache;
+  readonly ttl: number;
+  readonly keyPrefix: string;
+  readonly tags: string[] | undefined;
+  readonly staleWhileRevalidate: number;
+  readonly staleIfError: number;
+  readonly #headerLists = new Map<string, string[]>();
+  /** Renders in progress by page key; each resolves the response if it was stored. */
+  readonly #inflight = new Map<string, { request: PageRequest; result: Promise<PageResponse | undefined> }>();
+
+  constructor(cache: Cache, options: PageCacheOptions) {
+    this.cache = cache;
+    this.ttl = options.ttl;
+    this.keyPrefix = options.keyPrefix ?? '';
+    this.tags = options.tags;
+    this.staleWhileRevalidate = options.staleWhileRevalidate ?? 0;
+    this.staleIfError = options.staleIfError ?? 0;
+  }
+
+  /**
+   * The whole cache_page flow for one request, driven through an adapter's exchange:
+   * hit → send; miss → render once for concurrent requests and store what the rules
+   * allow; stale → serve it to others while one request refreshes, or instead of a 5xx.
+   */
+  async handle(exchange: PageExchange): Promise<void> {
+    const { request } = exchange;
+    const found = await this.lookup(request);
+    if (found.kind === 'hit') return exchange.send(found.response);
+    if (found.kind === 'bypass') return exchange.pass(`${CACHE_STATUS}; fwd=${found.reason}`);
+    if (request.method.toUpperCase() === 'HEAD') {
+      // Only a GET's complete body is stored; a HEAD miss renders for itself.
+      if (found.kind === 'stale' && found.whileRevalidate) return exchange.send(found.response);
+      return exchange.pass(`${CACHE_STATUS}; fwd=uri-miss`);
+    }
+    const running = this.#inflight.get(found.key);
+    if (running) {
+      if (found.kind === 'stale' && found.whileRevalidate) return exchange.send(found.response);
+      // Only a stored response is shared — a personal one never reaches another client —
+      // and only with a request that agrees on every header it varies on: before a URL's
+      // header list is known, requests that differ there share one in-flight key.
+      const shared = await running.result;
+      if (shared && sameVaryValues(shared, running.request, request)) {
+        return exchange.send({
+          ...shared,
+          headers: { ...shared.headers, 'cache-status': `${CACHE_STATUS}; hit; detail=coalesced` },
+        });
+      }
+      return exchange.pass(`${CACHE_STATUS}; fwd=uri-miss`);
+    }
+    let saving: Promise<unknown> = Promise.resolve();
+    let shareable: PageResponse | undefined;
+    const fwd = found.kind === 'stale' ? 'stale' : 'uri-miss';
+    const result = exchange
+      .render((response, streamed) => {
+        if (streamed) return response;
+        if (response.status >= 500 && found.kind === 'stale' && found.ifError) {
+          return withStatus(found.response, `${CACHE_STATUS}; hit; fwd=stale; detail=stale-if-error`);
+        }
+        const prepared = this.#prepare(request, response);
+        if (typeof prepared === 'string') {
+          response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; detail=${prepared}`;
+          return response;
+        }
+        response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; stored`;
+        saving = this.#save(request, prepared, found.urlKey);
+        shareable = response;
+        return response;
+      })
+      // A failed write is not the request's failure (the page was sent): log and go on.
+      .then(() =>
+        (saving as Promise<unknown>).catch((error: unknown) => {
+          this.onStoreError?.(error);
+        }),
+      )
+      .then(() => shareable)
+      .finally(() => this.#inflight.delete(found.key));
+    this.#inflight.set(found.key, { request, result: result.catch(() => undefined) });
+    await result;
+  }
+
+  /** Called when storing a rendered page fails (the response was already sent). */
+  onStoreError: ((error: unknown) => void) | undefined;
+
+  /** Looks `request` up; a GET entry also answers HEAD. */
+  async lookup(request: PageRequest): Promise<Lookup> {
+    const method = request.method.toUpperCase();
+    if (method !== 'GET' && method !== 'HEAD') return { kind: 'bypass', reason: 'method' };
+    const urlKey = this.#urlHash(request);
+    const headerList = await this.#headerList(urlKey);
+    const key = this.#pageKey(request, headerList, urlKey);
+    if (headerList === undefined) return { kind: 'miss', key, urlKey };
+    const stored = await this.cache.get<StoredPage>(key);
+    if (!stored || typeof stored !== 'object' || !Array.isArray(stored.headers))
+      return { kind: 'miss', key, urlKey };
+    if (stored.vary.join('\n') !== headerList.join('\n')) this.#remember(urlKey, stored.vary);
+    const age = (Date.now() - stored.storedAt) / 1000;
+    if (age < stored.ttl) return { kind: 'hit', response: this.#replay(stored, request, 'hit') };
+    return {
+      kind: 'stale',
+      key,
+      urlKey,
+      response: this.#replay(stored, request, 'stale'),
+      whileRevalidate: age < stored.ttl + stored.swr,
+      ifError: age < stored.ttl + stored.sie,
+    };
+  }
+
+  /**
+   * Django's UpdateCacheMiddleware, first half (synchronous, before the response goes
+   * out): the refusal reason, or the page to store — with `Expires`, `Cache-Control:
+   * max-age` and `ETag` patched into `response.headers`.
+   */
+  #prepare(request: PageRequest, response: PageResponse): StoredPage | string {
+    const refusal = this.refusal(request, response);
+    if (refusal) return refusal;
+    const cc = parseCacheControl(headerValue(response.headers, 'cache-control'));
+    const swr = Math.max(this.staleWhileRevalidate, seconds(cc.get('stale-while-revalidate')));
+    const sie = Math.max(this.staleIfError, seconds(cc.get('stale-if-error')));
+    // The page timeout wins over the response's own max-age (Django's cache_page).
+    const ttl = this.ttl;
+    patchResponseHeaders(response.headers, ttl);
+    const etag = headerValue(response.headers, 'etag') ?? weakEtag(response.body);
+    response.headers.etag = etag;
+    return {
+      status: response.status,
+      headers: Object.entries(response.headers)
+        .filter(([name, v]) => v !== undefined && name !== 'cache-status')
+        .map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
+      body: isUtf8(response.body) ? response.body.toString('utf8') : new Uint8Array(response.body),
+      storedAt: Date.now(),
+      ttl,
+      swr,
+      sie,
+      etag,
+      vary: learnHeaderList(response.headers),
+    };
+  }
+
+  /** The second half: stores the page and its URL's header list, with one timeout. */
+  async #save(request: PageRequest, page: StoredPage, urlKey: string): Promise<void> {
+    const key = this.#pageKey(request, page.vary, urlKey);
+    const opts = {
+      timeout: page.ttl + Math.max(page.swr, page.sie),
+      ...(this.tags ? { tags: this.tags } : {}),
+    };
+    await Promise.all([
+      this.cache.set(this.#headerKey(urlKey), page.vary, opts),
+      this.cache.set(key, page, opts),
+    ]);
+    this.#remember(urlKey, page.vary);
+  }
+
+  /** Why `response` must not be stored, or `undefined` when it may. */
+  refusal(request: PageRequest, response: PageResponse): string | undefined {
+    if (request.method.toUpperCase() !== 'GET') return 'method';
+    if (response.status !== 200) return 'status';
+    // Never store what is personal to one client (stricter than Django, which stores a
+    // Set-Cookie response unless it varies on Cookie for a cookie-less request).
+    if (response.headers['set-cookie'] !== undefined) return 'set-cookie';
+    const cc = parseCacheControl(headerValue(response.headers, 'cache-control'));
+    for (const directive of ['private', 'no-store', 'no-cache']) if (cc.has(directive)) return directive;
+    // RFC 9111 §3.5: an answer to an authenticated request is personal unless it says
+    // otherwise (public, s-maxage or must-revalidate).
+    if (
+      request.header('authorization') !== undefined &&
+      !['public', 's-maxage', 'must-revalidate'].some((d) => cc.has(d))
+    ) {
+      return 'authorization';
+    }
+    if (getMaxAge(response.headers) === 0) return 'max-age-0';
+    if (varyHeaders(response.headers).includes('*')) return 'vary-star';
+    return undefined;
+  }
+
+  /** Deletes the cached page for `url` (path and query) as the given headers would see it. */
+  async invalidate(request: PageRequest): Promise<boolean> {
+    const urlKey = this.#urlHash(request);
+    const headerList = await this.#headerList(urlKey);
+    if (headerList === undefined) return false;
+    return this.cache.delete(this.#pageKey(request, headerList, urlKey));
+  }
+
+  /** A stored page as a response to `request`: Age, Cache-Status, 304, HEAD. */
+  #replay(page: StoredPage, request: PageRequest, state: 'hit' | 'stale'): PageResponse {
+    const headers: HeaderRecord = {};
+    for (const [name, value] of page.headers) headers[name] = value;
+    const age = Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000));
+    headers.age = String(age);
+    headers['cache-status'] =
+      state === 'hit'
+        ? `${CACHE_STATUS}; hit; ttl=${Math.max(0, page.ttl - age)}`
+        : `${CACHE_STATUS}; hit; fwd=stale; ttl=${page.ttl - age}`;
+    const body = typeof page.body === 'string' ? Buffer.from(page.body, 'utf8') : Buffer.from(page.body);
+    if (etagMatches(request.header('if-none-match'), page.etag)) {
+      // RFC 9110 §15.4.5: a 304 carries the caching headers, no body, no Content-Length.
+      delete headers['content-length'];
+      delete headers['content-type'];
+      return { status: 304, headers, body: Buffer.alloc(0) };
+    }
+    headers['content-length'] = String(body.length);
+    return {
+      status: page.status,
+      headers,
+      body: request.method.toUpperCase() === 'HEAD' ? Buffer.alloc(0) : body,
+    };
+  }
+
+  async #headerList(urlKey: string): Promise<string[] | undefined> {
+    const remembered = this.#headerLists.get(urlKey);
+    if (remembered) return remembered;
+    const stored = await this.cache.get<string[]>(this.#headerKey(urlKey));
+    if (Array.isArray(stored)) this.#remember(urlKey, stored);
+    return Array.isArray(stored) ? stored : undefined;
+  }
+
+  #remember(urlKey: string, list: string[]): void {
+    if (this.#headerLists.size >= MAX_REMEMBERED_URLS) {
+      const oldest = this.#headerLists.keys().next().value;
+      if (oldest !== undefined) this.#headerLists.delete(oldest);
+    }
+    this.#headerLists.set(urlKey, list);
+  }
+
+  /** md5 of the absolute URL, as Django's `_generate_cache_header_key`. */
+  #urlHash(request: PageRequest): string {
+    return md5(`${request.scheme}://${request.host}${request.url}`);
+  }
+
+  #headerKey(urlHash: string): string {
+    return `views.decorators.cache.cache_header.${this.keyPrefix}.${urlHash}`;
+  }
+
+  /** Django's `_generate_cache_key`: method, URL, and the values of the varied headers. */
+  #pageKey(request: PageRequest, headerList: string[] | undefined, urlHash: string): string {
+    const values = createHash('md5');
+    for (const name of headerList ?? []) {
+      const value = request.header(name);
+      if (value !== undefined) values.update(value);
+    }
+    // A cached GET answers HEAD, so both use the GET key.
+    return `views.decorators.cache.cache_page.${this.keyPrefix}.GET.${urlHash}.${values.digest('hex')}`;
+  }
+}
+
+/** True when `b` sends the same values as `a` for every header `response` varies on. */
+function sameVaryValues(response: PageResponse, a: PageRequest, b: PageRequest): boolean {
+  return learnHeaderList(response.headers).every((name) => a.header(name) === b.header(name));
+}
+
+/** A copy of `response` with another Cache-Status. */
+function withStatus(response: PageResponse, cacheStatus: string): PageResponse {
+  return { ...response, headers: { ...response.headers, 'cache-status': cacheStatus } };
+}
+
+/** A directive's value as whole seconds (0 when absent or not a number). */
+function seconds(value: string | true | undefined): number {
+  const n = typeof value === 'string' ? Number.parseInt(value, 10) : 0;
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+/** The request headers a response varies on, lower-case and sorted (Django sorts them). */
+function learnHeaderList(headers: HeaderRecord): string[] {
+  return [...new Set(varyHeaders(headers).map((h) => h.toLowerCase()))].sort();
+}
+
+function md5(text: string): string {
+  return createHash('md5').update(text).digest('hex');
+}
+
+/** A weak validator from the body: W/"<length>-<sha1 prefix>". */
+function weakEtag(body: Buffer): string {
+  return `W/"${body.length.toString(16)}-${createHash('sha1').update(body).digest('base64url').slice(0, 27)}"`;
+}
+
+/** RFC 9110 §13.1.2: weak comparison; `*` matches anything. */
+function etagMatches(ifNoneMatch: string | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  if (ifNoneMatch.trim() === '*') return true;
+  const strip = (tag: string) => tag.trim().replace(/^W\//, '');
+  const wanted = strip(etag);
+  return ifNoneMatch.split(',').some((tag) => strip(tag) === wanted);
+}
+
+/** Options of `cachePage(ttl, options)` in every adapter. */
+export interface CachePageOptions {
+  /** The named cache to store pages in. @default 'default' */
+  cache?: string;
+  /** Seconds a stale page is served to others while one request re-renders it (RFC 5861). */
+  staleWhileRevalidate?: number;
+  /** Seconds a stale page replaces a 5xx response (RFC 5861). */
+  staleIfError?: number;
+  /** Separates page caches that share a store (Django's `key_prefix`). @default '' */
+  keyPrefix?: string;
+  /** Tags stored with each page, for purge by tag. */
+  tags?: string[];
+}
+
+/**
+ * A `PageCache` for an adapter's `cachePage(ttl, options)`: `ttl` in seconds or a duration
+ * string, validated once, at route definition.
+ */
+export function createPageCache(
+  larder: Larder,
+  ttl: number | string,
+  options: CachePageOptions = {},
+): PageCache {
+  const ms = parseDuration(ttl, 'cachePage(ttl)');
+  const pages = new PageCache(larder.cache(options.cache ?? 'default'), {
+    ttl: Math.max(1, Math.round((ms ?? 0) / 1000)),
+    ...(options.keyPrefix !== undefined ? { keyPrefix: options.keyPrefix } : {}),
+    ...(options.staleWhileRevalidate !== undefined
+      ? { staleWhileRevalidate: options.staleWhileRevalidate }
+      : {}),
+    ...(options.staleIfError !== undefined ? { staleIfError: options.staleIfError } : {}),
+    ...(options.tags ? { tags: options.tags } : {}),
+  });
+  pages.onStoreError = (error) =>
+    larder.log('warn', `page cache: a page could not be stored: ${String(error)}`);
+  return pages;
+}
