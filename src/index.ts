@@ -10,3 +10,5 @@ export type { Duration, LocationInput, RedisLocation } from './config/types.js';
 export * from './errors.js';
 export { type BackendSummary, createLarder, type HealthReport, Larder } from './larder.js';
 export type { ConnectionHealth } from './redis/connection.js';
+export { invalidatePage } from './http/page-cache.js';
+export { addNeverCacheHeaders, patchCacheControl, patchVaryHeaders } from './http/cache-headers.js';

@@ -442,3 +442,30 @@ export function createPageCache(
     larder.log('warn', `page cache: a page could not be stored: ${String(error)}`);
   return pages;
 }
+
+/**
+ * Deletes the cached page for an absolute `url`, as a request with `headers` would find
+ * it (the headers matter when the page varies on them). Returns whether a page was there.
+ *
+ * @example
+ * await invalidatePage(larder, 'https://shop.example/products/eu', { headers: { cookie: 'region=eu' } });
+ */
+export async function invalidatePage(
+  larder: Larder,
+  url: string,
+  options: { headers?: Record<string, string>; cache?: string; keyPrefix?: string } = {},
+): Promise<boolean> {
+  const target = new URL(url);
+  const headers = new Map(Object.entries(options.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+  const pages = new PageCache(larder.cache(options.cache ?? 'default'), {
+    ttl: 1,
+    ...(options.keyPrefix !== undefined ? { keyPrefix: options.keyPrefix } : {}),
+  });
+  return pages.invalidate({
+    method: 'GET',
+    scheme: target.protocol.replace(/:$/, ''),
+    host: target.host,
+    url: `${target.pathname}${target.search}`,
+    header: (name) => headers.get(name.toLowerCase()),
+  });
+}

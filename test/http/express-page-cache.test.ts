@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { after, before, describe, test } from 'node:test';
 import express from 'express';
 import { adapt } from '../../src/adapters/express.js';
+import { invalidatePage } from '../../src/http/page-cache.js';
 import { createLarder, type Larder } from '../../src/larder.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 
@@ -190,6 +191,18 @@ for (const target of ['memory', 'standalone'] as const) {
       assert.equal(await bob.text(), 'hello user-2');
       assert.match(bob.headers.get('set-cookie') ?? '', /sid=user-2/);
       assert.equal(alice.headers.get('cache-status'), 'larder; fwd=uri-miss; detail=set-cookie');
+    });
+
+    test('invalidatePage deletes one page as a client with those headers would see it', async () => {
+      const fr = { 'accept-language': 'fr' };
+      assert.equal(await (await fetch(`${base}/vary`, { headers: fr })).text(), 'lang=fr');
+      const before = calls.get('vary');
+      assert.equal(await invalidatePage(larder, `${base}/vary`, { headers: fr }), true);
+      assert.equal(await invalidatePage(larder, `${base}/vary`, { headers: fr }), false);
+      await fetch(`${base}/vary`, { headers: fr });
+      assert.equal(calls.get('vary'), (before ?? 0) + 1, 'the next request renders again');
+      const de = await fetch(`${base}/vary`, { headers: { 'accept-language': 'de' } });
+      assert.match(de.headers.get('cache-status') ?? '', /hit/, 'the German page was left alone');
     });
 
     test('an answer to an authenticated request is not stored unless marked public (RFC 9111 §3.5)', async () => {
