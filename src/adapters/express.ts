@@ -134,6 +134,8 @@ function applyHeaders(res: Response, before: HeaderRecord, after: HeaderRecord):
 }
 
 const PATCHES = Symbol('larder.headerPatches');
+const CAPTURED = Symbol('larder.pageCaptured');
+type Captured = Response & { [CAPTURED]?: boolean };
 type Patchable = Response & { [PATCHES]?: Array<(headers: HeaderRecord) => void> };
 
 /**
@@ -194,7 +196,7 @@ function capture(
   res: Response,
   next: NextFunction,
   finalize: (response: PageResponse, streamed: boolean) => PageResponse,
-): Promise<void> {
+): Promise<HeaderRecord | void> {
   return new Promise((resolve) => {
     let streamed = false;
     const write = res.write;
@@ -206,12 +208,16 @@ function capture(
     res.end = function capturedEnd(this: Response, chunk?: unknown, ...rest: unknown[]) {
       res.write = write;
       res.end = end;
-      resolve();
       flushHeaderPatches(res);
-      if (streamed || res.headersSent) {
+      // A route-level cachePage inside a siteCache already decided for this response:
+      // the outer one passes it through (the route's own ttl wins).
+      const handled = (res as Captured)[CAPTURED] === true;
+      if (streamed || handled || res.headersSent) {
         finalize({ status: res.statusCode, headers: { ...headersOf(res) }, body: Buffer.alloc(0) }, true);
+        resolve();
         return (end as (...a: unknown[]) => Response).call(this, chunk, ...rest);
       }
+      (res as Captured)[CAPTURED] = true;
       const encoding = typeof rest[0] === 'string' ? (rest[0] as BufferEncoding) : 'utf8';
       const body =
         chunk === undefined || typeof chunk === 'function'
@@ -227,7 +233,10 @@ function capture(
       res.statusCode = out.status;
       applyHeaders(res, before, out.headers);
       const callback = rest.find((r) => typeof r === 'function');
-      return (end as (...a: unknown[]) => Response).call(this, out.body, callback);
+      const returned = (end as (...a: unknown[]) => Response).call(this, out.body, callback);
+      // What finally went out, after any on-headers listener (express-session's cookie).
+      resolve({ ...headersOf(res) });
+      return returned;
     } as typeof res.end;
     next();
   });

@@ -22,7 +22,8 @@ export function headerValue(headers: HeaderRecord, name: string): string | undef
 export function parseCacheControl(value: string | undefined): Map<string, string | true> {
   const out = new Map<string, string | true>();
   if (!value) return out;
-  for (const part of value.split(',')) {
+  // Split on commas outside quotes: no-cache="Set-Cookie,X-Token" is one directive.
+  for (const part of value.match(/(?:[^,"]+|"[^"]*")+/g) ?? []) {
     const trimmed = part.trim();
     if (!trimmed) continue;
     const eq = trimmed.indexOf('=');
@@ -55,7 +56,8 @@ export function patchCacheControl(headers: HeaderRecord, directives: CacheContro
   if (wanted.get('private')) current.delete('public');
   if (wanted.get('public')) current.delete('private');
   // Django keeps the lower max-age when one was already set (ticket 12950).
-  if (current.has('max-age') && wanted.has('max-age')) {
+  const wantedMaxAge = wanted.get('max-age');
+  if (current.has('max-age') && (typeof wantedMaxAge === 'number' || typeof wantedMaxAge === 'string')) {
     const old = Number(current.get('max-age'));
     const next = Number(wanted.get('max-age'));
     if (Number.isFinite(old) && Number.isFinite(next)) wanted.set('max-age', Math.min(old, next));

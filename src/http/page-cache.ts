@@ -105,9 +105,11 @@ export interface PageExchange {
    * Lets the route run. Right before its response is sent, calls `finalize` with it
    * (`streamed` when the body went out in several writes, so it is incomplete and its
    * headers are gone) and sends the response `finalize` returns instead. Resolves when
-   * the response has been handed to the framework.
+   * the response has been handed to the framework — with the headers that finally went
+   * out when the framework may add some after `finalize` (Express' on-headers listeners,
+   * e.g. express-session's Set-Cookie): the page is then stored only if those still allow it.
    */
-  render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<void>;
+  render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<HeaderRecord | void>;
 }
 
 const CACHE_STATUS = 'larder';
@@ -171,7 +173,7 @@ export class PageCache {
       }
       return exchange.pass(`${CACHE_STATUS}; fwd=uri-miss`);
     }
-    let saving: Promise<unknown> = Promise.resolve();
+    let prepared: StoredPage | string = 'not rendered';
     let shareable: PageResponse | undefined;
     const fwd = found.kind === 'stale' ? 'stale' : 'uri-miss';
     const result = exchange
@@ -180,23 +182,27 @@ export class PageCache {
         if (response.status >= 500 && found.kind === 'stale' && found.ifError) {
           return withStatus(found.response, `${CACHE_STATUS}; hit; fwd=stale; detail=stale-if-error`);
         }
-        const prepared = this.#prepare(request, response);
+        prepared = this.#prepare(request, response);
         if (typeof prepared === 'string') {
           response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; detail=${prepared}`;
           return response;
         }
         response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; stored`;
-        saving = this.#save(request, prepared, found.urlKey);
         shareable = response;
         return response;
       })
-      // A failed write is not the request's failure (the page was sent): log and go on.
-      .then(() =>
-        (saving as Promise<unknown>).catch((error: unknown) => {
+      .then(async (finalHeaders) => {
+        if (typeof prepared === 'string' || !shareable) return undefined;
+        // Headers added after finalize (a late Set-Cookie) veto the store.
+        if (finalHeaders && this.refusal(request, { ...shareable, headers: finalHeaders })) return undefined;
+        try {
+          await this.#save(request, prepared, found.urlKey);
+        } catch (error) {
+          // A failed write is not the request's failure (the page was sent): log and go on.
           this.onStoreError?.(error);
-        }),
-      )
-      .then(() => shareable)
+        }
+        return shareable;
+      })
       .finally(() => this.#inflight.delete(found.key));
     this.#inflight.set(found.key, { request, result: result.catch(() => undefined) });
     await result;

@@ -62,6 +62,26 @@ for (const target of ['memory', 'standalone'] as const) {
         await new Promise((r) => setTimeout(r, 100));
         res.send(`lang=${req.get('accept-language')}`);
       });
+      // Like express-session: a cookie added by an on-headers listener, at writeHead time.
+      const lateCookie: express.RequestHandler = (_req, res, next) => {
+        const writeHead = res.writeHead;
+        res.writeHead = function (this: typeof res, ...args: unknown[]) {
+          res.setHeader('set-cookie', 'sid=late; Path=/');
+          return (writeHead as (...a: unknown[]) => typeof res).apply(this, args);
+        } as typeof res.writeHead;
+        next();
+      };
+      app.get('/late-cookie', lateCookie, web.cachePage(60), (_req, res) => {
+        count('late');
+        res.send(`late #${calls.get('late')}`);
+      });
+      const site = express.Router();
+      site.use(web.siteCache({ ttl: 600 }));
+      site.get('/site/short', web.cachePage(1), (_req, res) => {
+        count('site');
+        res.send(`site #${calls.get('site')}`);
+      });
+      app.use(site);
       app.get('/short', web.cachePage(1), (_req, res) => {
         count('short');
         res.set('Cache-Control', 'max-age=3600').send(`short #${calls.get('short')}`);
@@ -203,6 +223,19 @@ for (const target of ['memory', 'standalone'] as const) {
       assert.equal(calls.get('vary'), (before ?? 0) + 1, 'the next request renders again');
       const de = await fetch(`${base}/vary`, { headers: { 'accept-language': 'de' } });
       assert.match(de.headers.get('cache-status') ?? '', /hit/, 'the German page was left alone');
+    });
+
+    test('a cookie added at writeHead time (express-session style) still vetoes the store', async () => {
+      assert.equal(await (await fetch(`${base}/late-cookie`)).text(), 'late #1');
+      await new Promise((r) => setTimeout(r, 50));
+      assert.equal(await (await fetch(`${base}/late-cookie`)).text(), 'late #2');
+    });
+
+    test('a route cachePage inside siteCache keeps its own ttl', async () => {
+      assert.equal(await (await fetch(`${base}/site/short`)).text(), 'site #1');
+      assert.equal(await (await fetch(`${base}/site/short`)).text(), 'site #1');
+      await new Promise((r) => setTimeout(r, 1300));
+      assert.equal(await (await fetch(`${base}/site/short`)).text(), 'site #2');
     });
 
     test('an answer to an authenticated request is not stored unless marked public (RFC 9111 §3.5)', async () => {
