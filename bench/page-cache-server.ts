@@ -1,0 +1,88 @@
+/**
+ * @module bench/page-cache-server — the server side of `bench/page-cache.ts`, run in its own
+ * process so the load generator does not share its event loop: one framework (argv[2]:
+ * express | fastify | hono) with three routes — `/hello` (the framework's hello world),
+ * `/cached` (larder's page cache on Redis, always a hit after the first request) and
+ * `/cached-local` (the page cache on an in-process memory cache: larder's own overhead, no
+ * round trip) and `/origin` (the same 20 ms origin uncached). Prints `PORT <n>` when listening.
+ */
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import { adapt as adaptExpress } from '../src/adapters/express.js';
+import { adapt as adaptFastify } from '../src/adapters/fastify.js';
+import { adapt as adaptHono } from '../src/adapters/hono.js';
+import { createLarder } from '../src/larder.js';
+
+const framework = process.argv[2];
+const redis = process.env.BENCH_REDIS_URL;
+if (!redis) throw new Error('BENCH_REDIS_URL is not set');
+const larder = createLarder({
+  redis,
+  logger: false,
+  caches: {
+    default: { backend: 'redis', keyPrefix: 'bench-pages' },
+    local: { backend: 'memory' },
+  },
+});
+const ORIGIN_MS = 20;
+// The same body as /hello, so a hit and hello world differ only in how they are produced
+// (the load generator shares this machine: bigger bodies would measure its parser too).
+const page = 'hello world';
+const origin = () => new Promise((r) => setTimeout(r, ORIGIN_MS)).then(() => page);
+
+async function start(): Promise<number> {
+  if (framework === 'express') {
+    const web = adaptExpress(larder);
+    const app = express();
+    app.get('/hello', (_req, res) => {
+      res.send('hello world');
+    });
+    app.get('/cached', web.cachePage(3600), async (_req, res) => {
+      res.type('html').send(await origin());
+    });
+    app.get('/cached-local', web.cachePage(3600, { cache: 'local' }), async (_req, res) => {
+      res.type('html').send(await origin());
+    });
+    app.get('/origin', async (_req, res) => {
+      res.type('html').send(await origin());
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    return (server.address() as { port: number }).port;
+  }
+  if (framework === 'fastify') {
+    const web = adaptFastify(larder);
+    const app = Fastify();
+    await app.register(web.plugin);
+    app.get('/hello', async () => 'hello world');
+    app.get('/cached', { onRequest: web.cachePage(3600) }, async (_req, reply) =>
+      reply.type('text/html').send(await origin()),
+    );
+    app.get('/cached-local', { onRequest: web.cachePage(3600, { cache: 'local' }) }, async (_req, reply) =>
+      reply.type('text/html').send(await origin()),
+    );
+    app.get('/origin', async (_req, reply) => reply.type('text/html').send(await origin()));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    return (app.server.address() as { port: number }).port;
+  }
+  if (framework === 'hono') {
+    const web = adaptHono(larder);
+    const app = new Hono();
+    app.get('/hello', (c) => c.text('hello world'));
+    app.get('/cached', web.cachePage(3600), async (c) => c.html(await origin()));
+    app.get('/cached-local', web.cachePage(3600, { cache: 'local' }), async (c) => c.html(await origin()));
+    app.get('/origin', async (c) => c.html(await origin()));
+    return new Promise((resolve) => {
+      serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
+    });
+  }
+  throw new Error(`unknown framework ${framework}: use express, fastify or hono`);
+}
+
+const port = await start();
+process.stdout.write(`PORT ${port}\n`);
+process.on('SIGTERM', () => {
+  larder.close().finally(() => process.exit(0));
+});
