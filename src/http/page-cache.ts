@@ -113,6 +113,8 @@ export interface PageExchange {
 }
 
 const CACHE_STATUS = 'larder';
+/** md5 of nothing: the header-values digest of a page that varies on no header. */
+const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 /** Header lists remembered per URL in this process (bounded; the store has them too). */
 const MAX_REMEMBERED_URLS = 10_000;
 
@@ -131,6 +133,7 @@ export class PageCache {
   readonly staleWhileRevalidate: number;
   readonly staleIfError: number;
   readonly #headerLists = new Map<string, string[]>();
+  readonly #urlHashes = new Map<string, string>();
   /** Renders in progress by page key; each resolves the response if it was stored. */
   readonly #inflight = new Map<string, { request: PageRequest; result: Promise<PageResponse | undefined> }>();
 
@@ -351,9 +354,16 @@ export class PageCache {
     this.#headerLists.set(urlKey, list);
   }
 
-  /** md5 of the absolute URL, as Django's `_generate_cache_header_key`. */
+  /** md5 of the absolute URL, as Django's `_generate_cache_header_key` (memoised: hot URLs repeat). */
   #urlHash(request: PageRequest): string {
-    return md5(`${request.scheme}://${request.host}${request.url}`);
+    const url = `${request.scheme}://${request.host}${request.url}`;
+    let hash = this.#urlHashes.get(url);
+    if (hash === undefined) {
+      hash = md5(url);
+      if (this.#urlHashes.size >= MAX_REMEMBERED_URLS) this.#urlHashes.clear();
+      this.#urlHashes.set(url, hash);
+    }
+    return hash;
   }
 
   #headerKey(urlHash: string): string {
@@ -362,13 +372,15 @@ export class PageCache {
 
   /** Django's `_generate_cache_key`: method, URL, and the values of the varied headers. */
   #pageKey(request: PageRequest, headerList: string[] | undefined, urlHash: string): string {
+    // A cached GET answers HEAD, so both use the GET key.
+    const head = `views.decorators.cache.cache_page.${this.keyPrefix}.GET.${urlHash}.`;
+    if (!headerList?.length) return head + EMPTY_MD5;
     const values = createHash('md5');
-    for (const name of headerList ?? []) {
+    for (const name of headerList) {
       const value = request.header(name);
       if (value !== undefined) values.update(value);
     }
-    // A cached GET answers HEAD, so both use the GET key.
-    return `views.decorators.cache.cache_page.${this.keyPrefix}.GET.${urlHash}.${values.digest('hex')}`;
+    return head + values.digest('hex');
   }
 }
 
