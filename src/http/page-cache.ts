@@ -222,7 +222,7 @@ export class PageCache {
     const headerList = await this.#headerList(urlKey);
     const key = this.#pageKey(request, headerList, urlKey);
     if (headerList === undefined) return { kind: 'miss', key, urlKey };
-    const stored = await this.cache.get<StoredPage>(key);
+    const stored = await this.cache.getShared<StoredPage>(key);
     if (!stored || typeof stored !== 'object' || !Array.isArray(stored.headers))
       return { kind: 'miss', key, urlKey };
     if (stored.vary.join('\n') !== headerList.join('\n')) this.#remember(urlKey, stored.vary);
@@ -323,7 +323,7 @@ export class PageCache {
       state === 'hit'
         ? `${CACHE_STATUS}; hit; ttl=${Math.max(0, page.ttl - age)}`
         : `${CACHE_STATUS}; hit; fwd=stale; ttl=${page.ttl - age}`;
-    const body = typeof page.body === 'string' ? Buffer.from(page.body, 'utf8') : Buffer.from(page.body);
+    const body = bodyOf(page);
     if (etagMatches(request.header('if-none-match'), page.etag)) {
       // RFC 9110 §15.4.5: a 304 carries the caching headers, no body, no Content-Length.
       delete headers['content-length'];
@@ -382,6 +382,17 @@ export class PageCache {
     }
     return head + values.digest('hex');
   }
+}
+
+/** A stored page's body as bytes, made once per decoded page (pages are shared, read-only). */
+const bodies = new WeakMap<StoredPage, Buffer>();
+function bodyOf(page: StoredPage): Buffer {
+  let body = bodies.get(page);
+  if (!body) {
+    body = typeof page.body === 'string' ? Buffer.from(page.body, 'utf8') : Buffer.from(page.body);
+    bodies.set(page, body);
+  }
+  return body;
 }
 
 /** True when `b` sends the same values as `a` for every header `response` varies on. */
