@@ -164,10 +164,13 @@ async function servePage(pages: PageCache, c: Context, next: Next): Promise<void
 function send(c: Context, page: PageResponse): void {
   const body = hasNoBody(page.status, c.req.method) ? null : bytes(page.body);
   // newResponse keeps headers that earlier middleware set with c.header(), as c.text would.
-  replaceResponse(
-    c,
-    c.newResponse(body, { status: page.status as StatusCode, headers: toHeaders(page.headers) }),
-  );
+  // A plain header object (not a Headers instance) keeps @hono/node-server on its fast path,
+  // which writes status, headers and body without building a Fetch Response.
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(page.headers)) {
+    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  }
+  replaceResponse(c, c.newResponse(body, { status: page.status as StatusCode, headers }));
 }
 
 /** Runs the route uncached and labels its response. */
