@@ -259,34 +259,19 @@ export class Cache {
     const ttl = this.#ttl(options?.timeout);
     const payload = this.#encode(value);
     if (ttl === EXPIRED) return true;
-    try {
-      return await this.backend.add(made, payload, ttl);
-    } catch (error) {
-      this.#failed(error, 'add');
-      return false;
-    }
+    return this.#attempt('add', false, () => this.backend.add(made, payload, ttl));
   }
 
   /** Deletes `key`; true if it was there. @example await cache.delete('k') */
   async delete(key: string, options?: VersionOptions): Promise<boolean> {
     const made = this.keyMaker.make(key, options?.version);
-    try {
-      return await this.backend.delete(made);
-    } catch (error) {
-      this.#failed(error, 'delete');
-      return false;
-    }
+    return this.#attempt('delete', false, () => this.backend.delete(made));
   }
 
   /** True when `key` holds a value (Django's `has_key`). @example await cache.has('k') */
   async has(key: string, options?: VersionOptions): Promise<boolean> {
     const made = this.keyMaker.make(key, options?.version);
-    try {
-      return await this.backend.has(made);
-    } catch (error) {
-      this.#failed(error, 'has');
-      return false;
-    }
+    return this.#attempt('has', false, () => this.backend.has(made));
   }
 
   /**
@@ -363,12 +348,7 @@ export class Cache {
   async deleteMany(keys: Iterable<string>, options?: VersionOptions): Promise<number> {
     const made = [...keys].map((k) => this.keyMaker.make(k, options?.version));
     if (made.length === 0) return 0;
-    try {
-      return await this.backend.deleteMany(made);
-    } catch (error) {
-      this.#failed(error, 'deleteMany');
-      return 0;
-    }
+    return this.#attempt('deleteMany', 0, () => this.backend.deleteMany(made));
   }
 
   /**
@@ -377,11 +357,7 @@ export class Cache {
    * @example await larder.cache('pages').clear()
    */
   async clear(): Promise<void> {
-    try {
-      await this.backend.clear(this.#clearPattern());
-    } catch (error) {
-      this.#failed(error, 'clear');
-    }
+    await this.#attempt('clear', undefined, () => this.backend.clear(this.#clearPattern()));
   }
 
   /**
@@ -419,13 +395,9 @@ export class Cache {
   async touch(key: string, timeout?: Timeout, options?: VersionOptions): Promise<boolean> {
     const made = this.keyMaker.make(key, options?.version);
     const ttl = this.#ttl(timeout);
-    try {
-      if (ttl === EXPIRED) return await this.backend.delete(made);
-      return await this.backend.touch(made, ttl);
-    } catch (error) {
-      this.#failed(error, 'touch');
-      return false;
-    }
+    return this.#attempt('touch', false, () =>
+      ttl === EXPIRED ? this.backend.delete(made) : this.backend.touch(made, ttl),
+    );
   }
 
   /**
@@ -470,13 +442,8 @@ export class Cache {
    */
   async ttl(key: string, options?: VersionOptions): Promise<number | null> {
     const made = this.keyMaker.make(key, options?.version);
-    try {
-      const ms = await this.backend.ttl(made);
-      return ms === null ? null : ms / 1000;
-    } catch (error) {
-      this.#failed(error, 'ttl');
-      return 0;
-    }
+    const ms = await this.#attempt<number | null>('ttl', 0, () => this.backend.ttl(made));
+    return ms === null ? null : ms / 1000;
   }
 
   /** Gives an existing key a new timeout (django-redis `expire`). @example await cache.expire('k', 60) */
@@ -487,12 +454,7 @@ export class Cache {
   /** Removes the timeout of an existing key. @example await cache.persist('k') */
   async persist(key: string, options?: VersionOptions): Promise<boolean> {
     const made = this.keyMaker.make(key, options?.version);
-    try {
-      return await this.backend.persist(made);
-    } catch (error) {
-      this.#failed(error, 'persist');
-      return false;
-    }
+    return this.#attempt('persist', false, () => this.backend.persist(made));
   }
 
   /**
@@ -531,12 +493,9 @@ export class Cache {
 
   /** Deletes every key matching the glob `pattern`; returns how many. @example await cache.deletePattern('cart:*') */
   async deletePattern(pattern: string, options?: VersionOptions): Promise<number> {
-    try {
-      return await this.backend.deletePattern(this.keyMaker.pattern(pattern, options?.version));
-    } catch (error) {
-      this.#failed(error, 'deletePattern');
-      return 0;
-    }
+    return this.#attempt('deletePattern', 0, () =>
+      this.backend.deletePattern(this.keyMaker.pattern(pattern, options?.version)),
+    );
   }
 
   /**
@@ -593,6 +552,16 @@ export class Cache {
         `cache ${this.name}: could not decode the value at ${made} (${(error as Error).message}); treated as a miss.`,
       );
       return MISS;
+    }
+  }
+
+  /** Runs one backend call under the outage policy, with `fallback` when it is ignored. */
+  async #attempt<T>(op: string, fallback: T, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      this.#failed(error, op);
+      return fallback;
     }
   }
 
