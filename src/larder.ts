@@ -96,7 +96,8 @@ export class Larder {
   cache(name = 'default'): Cache {
     let cache = this.#cacheInstances.get(name);
     if (cache) return cache;
-    const config = this.config.caches[name];
+    // hasOwn: a name like 'constructor' must not find Object.prototype's.
+    const config = Object.hasOwn(this.config.caches, name) ? this.config.caches[name] : undefined;
     if (!config) {
       throw new ConfigError(
         `caches.${name}`,

@@ -198,6 +198,9 @@ function capture(
   finalize: (response: PageResponse, streamed: boolean) => PageResponse,
 ): Promise<HeaderRecord | void> {
   return new Promise((resolve) => {
+    // A response destroyed without end() (aborted, res.destroy()) must still release the
+    // requests waiting on this render.
+    res.once('close', () => resolve());
     let streamed = false;
     const write = res.write;
     const end = res.end;

@@ -237,6 +237,7 @@ export class Cache {
    * @example await cache.set('k', { a: 1 }, { timeout: '15m' });
    */
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
+    if (options?.tags?.length) this.#tagsNotYet();
     const made = this.keyMaker.make(key, options?.version);
     const ttl = this.#ttl(options?.timeout);
     const payload = ttl === EXPIRED ? undefined : this.#encode(value);
@@ -255,6 +256,7 @@ export class Cache {
    * @example if (await cache.add('lock:report', 1, { timeout: 60 })) runReport();
    */
   async add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
+    if (options?.tags?.length) this.#tagsNotYet();
     const made = this.keyMaker.make(key, options?.version);
     const ttl = this.#ttl(options?.timeout);
     const payload = this.#encode(value);
@@ -318,6 +320,7 @@ export class Cache {
     entries: Record<string, unknown> | Map<string, unknown> | Iterable<readonly [string, unknown]>,
     options?: SetOptions,
   ): Promise<string[]> {
+    if (options?.tags?.length) this.#tagsNotYet();
     const pairs: Array<readonly [string, unknown]> =
       entries instanceof Map || Symbol.iterator in (entries as object)
         ? [...(entries as Iterable<readonly [string, unknown]>)]
@@ -357,7 +360,16 @@ export class Cache {
    * @example await larder.cache('pages').clear()
    */
   async clear(): Promise<void> {
-    await this.#attempt('clear', undefined, () => this.backend.clear(this.#clearPattern()));
+    await this.#attempt('clear', undefined, async () => {
+      if (!this.keyMaker.isDefaultFormat) return this.backend.clear(this.#clearPattern());
+      // `shop:*:*` would also match the keys of a cache prefixed `shop:eu`: scan, then keep
+      // only keys whose next part is a version number.
+      const ours = new RegExp(`^${escapeRegExp(this.keyMaker.keyPrefix)}:-?\\d+:`);
+      for await (const batch of this.backend.scan(this.#clearPattern(), SCAN_BATCH)) {
+        const mine = batch.filter((key) => ours.test(key));
+        if (mine.length) await this.backend.deleteMany(mine);
+      }
+    });
   }
 
   /**
@@ -555,6 +567,19 @@ export class Cache {
     }
   }
 
+  #warnedTags = false;
+
+  /** Tags are accepted for forward compatibility; say once that nothing acts on them yet. */
+  #tagsNotYet(): void {
+    if (this.#warnedTags) return;
+    this.#warnedTags = true;
+    this.#log(
+      'warn',
+      `cache ${this.name}: tags are stored nowhere yet (invalidateTags arrives with the tiered/tags release); ` +
+        'values are cached without them.',
+    );
+  }
+
   /** Runs one backend call under the outage policy, with `fallback` when it is ignored. */
   async #attempt<T>(op: string, fallback: T, run: () => Promise<T>): Promise<T> {
     try {
@@ -588,6 +613,10 @@ export class Cache {
 const MISS: unique symbol = Symbol('miss');
 /** Entries getShared keeps per cache before starting over. */
 const MAX_SHARED = 1000;
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
 
 function samePayload(a: Payload, b: Payload): boolean {
   if (typeof a === 'string' || typeof b === 'string') return a === b;

@@ -375,10 +375,13 @@ export class PageCache {
     // A cached GET answers HEAD, so both use the GET key.
     const head = `views.decorators.cache.cache_page.${this.keyPrefix}.GET.${urlHash}.`;
     if (!headerList?.length) return head + EMPTY_MD5;
+    // Each value is hashed with its name and a terminator, and an absent header hashes
+    // differently from an empty one: run-together values (Django's scheme) let a client
+    // choose values that land on another client's key ("en"+"us" = "enus"+nothing).
     const values = createHash('md5');
     for (const name of headerList) {
       const value = request.header(name);
-      if (value !== undefined) values.update(value);
+      values.update(value === undefined ? `${name}\u0001\u0000` : `${name}\u0000${value}\u0000`);
     }
     return head + values.digest('hex');
   }

@@ -179,15 +179,17 @@ export class RedisConnection {
     readonly = false,
     timeoutMs = this.commandTimeout,
     binary = false,
+    on?: RedisCommands,
   ): Promise<T> {
     if (!this.#ready) {
       const started = performance.now();
       return this.ready(timeoutMs).then(() =>
-        this.run(fn, readonly, Math.max(1, timeoutMs - (performance.now() - started)), binary),
+        this.run(fn, readonly, Math.max(1, timeoutMs - (performance.now() - started)), binary, on),
       );
     }
     if (!this.breaker.allow()) return Promise.reject(this.#openError());
-    const client = readonly ? this.reader : this.client;
+    // `on`: a specific node (SCAN per node), so the deadline lands on that socket's ring.
+    const client = on ?? (readonly ? this.reader : this.client);
     let promise: Promise<T>;
     try {
       promise = fn(binary ? this.#binary(client) : client);
@@ -429,10 +431,12 @@ export class RedisConnection {
     if (this.#clients.length === 0) this.#create();
     // node-redis' connect() resolves on the first successful connection and keeps retrying
     // until then, so it is started once and every later ready() waits on the same promise.
-    this.#firstConnect ??= Promise.all(
-      [...this.#clients, ...this.#replicas].map((c) => (c.isReady ? undefined : c.connect())),
-    );
-    // Replicas that are down must not hold up the primary: they join when they come up.
+    // Replicas that are down must not hold up the primary: they connect in the background
+    // and take reads once they are ready (reads fall back to the primary until then).
+    if (!this.#firstConnect) {
+      for (const replica of this.#replicas) if (!replica.isReady) replica.connect().catch(() => {});
+      this.#firstConnect = Promise.all(this.#clients.map((c) => (c.isReady ? undefined : c.connect())));
+    }
     const connectTimeout =
       this.location.kind === 'external' ? this.commandTimeout : this.location.connectTimeout;
     let timer: NodeJS.Timeout | undefined;

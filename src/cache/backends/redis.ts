@@ -4,7 +4,6 @@
  * plain Redis integers (the codec's job) so `incr` is one atomic INCRBY.
  */
 import calculateSlot from 'cluster-key-slot';
-import { MultiErrorReply } from 'redis';
 import { CacheValueError } from '../../errors.js';
 import type { RedisCommands, RedisConnection } from '../../redis/connection.js';
 import { defineScript } from '../../redis/script.js';
@@ -115,26 +114,18 @@ class RedisBackend implements CacheBackend {
   }
 
   async setMany(entries: ReadonlyArray<readonly [string, Payload]>, ttl: TtlMs): Promise<string[]> {
-    const failed: string[] = [];
-    const keys = entries.map(([key]) => key);
-    await Promise.all(
-      this.#groups(keys).map(async (indexes) => {
-        try {
-          await this.#write((c) => {
-            const pipeline = this.#cluster ? c.multi(keys[indexes[0]!]) : c.multi();
-            for (const i of indexes) {
-              const [key, payload] = entries[i]!;
-              if (ttl === null) pipeline.set(key, payload);
-              else pipeline.set(key, payload, { PX: ttl });
-            }
-            return pipeline.execAsPipeline();
-          });
-        } catch (error) {
-          if (!(error instanceof MultiErrorReply)) throw error;
-          for (const j of error.errorIndexes) failed.push(keys[indexes[j]!]!);
-        }
-      }),
+    // One SET per key, all sent in the same tick (node-redis pipelines them: one round trip
+    // per node), each settling on its own — so the keys that failed are exactly reported
+    // (a MULTI pipeline rejects with its first error and hides which others landed).
+    const results = await Promise.allSettled(
+      entries.map(([key, payload]) =>
+        this.#write((c) => (ttl === null ? c.set(key, payload) : c.set(key, payload, { PX: ttl }))),
+      ),
     );
+    const failed: string[] = [];
+    results.forEach((result, i) => {
+      if (result.status === 'rejected') failed.push(entries[i]![0]);
+    });
     return failed;
   }
 
@@ -151,10 +142,10 @@ class RedisBackend implements CacheBackend {
       return n === null ? undefined : Number(n.toString());
     } catch (error) {
       const message = (error as Error)?.message ?? '';
-      if (/not an integer|out of range|safe integer/.test(message)) {
+      if (/not an integer|out of range|overflow|safe integer/.test(message)) {
         throw new CacheValueError(
           key,
-          /safe integer/.test(message)
+          /safe integer|overflow/.test(message)
             ? 'the result would leave the safe integer range (±2^53-1).'
             : 'the stored value is not an integer; incr/decr need an integer value (set it with a number).',
           { cause: error },
@@ -184,9 +175,11 @@ class RedisBackend implements CacheBackend {
       let cursor = '0';
       do {
         const reply: { cursor: string | number; keys: Array<string | Buffer> } = await this.#conn.run(
-          () => node.scan(cursor, { MATCH: pattern, COUNT: batchSize }),
+          (c) => c.scan(cursor, { MATCH: pattern, COUNT: batchSize }),
           false,
           this.#timeout,
+          false,
+          node,
         );
         cursor = String(reply.cursor);
         if (reply.keys.length > 0) yield reply.keys.map(String);
