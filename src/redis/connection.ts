@@ -86,7 +86,7 @@ export class RedisConnection {
   readonly name: string;
   readonly topology: Topology;
   readonly commandTimeout: number;
-  readonly breaker = new CircuitBreaker({ threshold: 3, cooldownMs: 500 });
+  readonly breaker: CircuitBreaker;
   readonly deadlines = new DeadlineTracker();
 
   #clients: RedisCommands[] = [];
@@ -107,6 +107,13 @@ export class RedisConnection {
   constructor(location: RedisLocation, options: ConnectionOptions = {}) {
     this.location = location;
     this.topology = location.kind === 'external' ? 'external' : location.kind;
+    // A Cluster is one connection over many servers: one dead primary must not make calls
+    // to the healthy ones fail fast. There, failures never open the breaker (commands to a
+    // node that is down still fail at once — no offline queue — or at their deadline).
+    this.breaker = new CircuitBreaker({
+      threshold: location.kind === 'cluster' ? Number.POSITIVE_INFINITY : 3,
+      cooldownMs: 500,
+    });
     this.name =
       options.name ?? (location.kind === 'external' ? 'external redis client' : redactUrl(location));
     this.commandTimeout = options.commandTimeout ?? location.commandTimeout;
