@@ -11,6 +11,7 @@ import { type LarderConfig, type ResolvedConfig, resolveConfig } from './config/
 import { redactUrl } from './config/location.js';
 import type { RedisLocation } from './config/types.js';
 import { BackendUnavailableError, ConfigError } from './errors.js';
+import { invalidatePage } from './http/page-cache.js';
 import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
 import { ConnectionManager, type ConnectionRole } from './redis/manager.js';
 
@@ -110,6 +111,19 @@ export class Larder {
     cache = createCache(this, config);
     this.#cacheInstances.set(name, cache);
     return cache;
+  }
+
+  /**
+   * Deletes the cached page for an absolute `url` as a client sending `headers` would find
+   * it (DESIGN §4.2's `invalidatePage(url, { headers })`, bound to this Larder).
+   *
+   * @example await larder.invalidatePage('https://shop.example/products/eu', { headers: { cookie: 'region=eu' } });
+   */
+  invalidatePage(
+    url: string,
+    options: { headers?: Record<string, string>; cache?: string; keyPrefix?: string } = {},
+  ): Promise<boolean> {
+    return invalidatePage(this, url, options);
   }
 
   /** Which driver each capability runs on. */

@@ -59,3 +59,24 @@ test('Vary values cannot be run together to land on another client’s key', asy
     await larder.close();
   }
 });
+
+test('larder.invalidatePage(url, { headers }) is the DESIGN §4.2 form of invalidatePage', async () => {
+  const larder = createLarder({ logger: false }, {});
+  const web = adapt(larder);
+  const app = express();
+  let calls = 0;
+  app.get('/p', web.cachePage(60), (_req, res) => {
+    calls++;
+    res.send(`p #${calls}`);
+  });
+  const { base, server } = await serve(app);
+  try {
+    await fetch(`${base}/p`);
+    assert.equal(await (await fetch(`${base}/p`)).text(), 'p #1');
+    assert.equal(await larder.invalidatePage(`${base}/p`), true);
+    assert.equal(await (await fetch(`${base}/p`)).text(), 'p #2');
+  } finally {
+    server.close();
+    await larder.close();
+  }
+});
