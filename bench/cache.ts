@@ -119,8 +119,8 @@ function larder(url: string): Contender {
 }
 
 function cacheManager(url: string): Contender {
-  // The README's setup (a Keyv on @keyv/redis, no key prefix from Keyv), spelled out so that
-  // this file type-checks against keyv's own types.
+  // The README's setup (a Keyv on @keyv/redis, no key prefix from Keyv: keys are `keyv::<key>`),
+  // spelled out so that this file type-checks against keyv's own types.
   const keyv = new Keyv({ store: new KeyvRedis(url), useKeyPrefix: false });
   const cache = createCache({ stores: [keyv] });
   return {
@@ -226,6 +226,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
     log(
       `redis-server ${redis.version} on 127.0.0.1:${redis.port}; node ${process.version}; ` +
         `${machine.cpus} × ${machine.cpuModel}; load average ${machine.loadAverage}; ` +
+        `larder ${machine.revision ?? '(no git)'}; ` +
         `${runs} runs × ${durationMs} ms per figure (median), ${warmupMs} ms warm-up`,
     );
     if (machine.loadAverage > 0.5)

@@ -3,10 +3,11 @@
  * a fixed-time throughput loop with N operations in flight, medians, a ratio table, and the
  * shape every registered benchmark module has (`run(options) → BenchResult`).
  */
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { type RedisServerHandle, startStandalone } from '../test/support/redis-server.js';
 
 /** Options every benchmark module's `run` accepts; each module documents its defaults. */
@@ -44,6 +45,8 @@ export interface MachineInfo {
   /** 1-minute load average when the result was taken: other work on the machine skews figures. */
   loadAverage: number;
   redis?: string;
+  /** The commit measured, with `+dirty` when `src/` had uncommitted changes (absent outside git). */
+  revision?: string;
 }
 
 /** Node, OS, CPU and current load of this machine (and the Redis version when given). */
@@ -56,7 +59,26 @@ export function machineInfo(redisVersion?: string): MachineInfo {
     cpuModel: cpus[0]?.model.trim() ?? 'unknown',
     loadAverage: Math.round(os.loadavg()[0]! * 100) / 100,
     ...(redisVersion ? { redis: redisVersion } : {}),
+    ...(revision() ? { revision: revision() } : {}),
   };
+}
+
+let cachedRevision: string | undefined | null = null;
+
+function revision(): string | undefined {
+  if (cachedRevision !== null) return cachedRevision;
+  try {
+    const git = (...args: string[]) =>
+      execFileSync('git', args, {
+        cwd: path.dirname(fileURLToPath(import.meta.url)),
+        encoding: 'utf8',
+      }).trim();
+    cachedRevision =
+      git('rev-parse', '--short', 'HEAD') + (git('status', '--porcelain', '--', '../src') ? '+dirty' : '');
+  } catch {
+    cachedRevision = undefined;
+  }
+  return cachedRevision;
 }
 
 /**
@@ -245,11 +267,10 @@ export function formatOps(value: number | undefined): string {
   return value === undefined || Number.isNaN(value) ? '—' : Math.round(value).toLocaleString('en-US');
 }
 
-/** `subject / baseline` as `1.23x`, or `—` when either is missing. */
+/** `subject / baseline` as `1.23x`, or `—` when either is missing or the ratio is not finite. */
 export function formatRatio(subject: number | undefined, baseline: number | undefined): string {
-  return subject === undefined || baseline === undefined || !baseline
-    ? '—'
-    : `${(subject / baseline).toFixed(2)}x`;
+  const ratio = subject === undefined || baseline === undefined ? Number.NaN : subject / baseline;
+  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '—';
 }
 
 /** The subject/baseline ratio of a row: paired run by run when the row has runs, else of the medians. */
