@@ -13,7 +13,7 @@ import {
   SerializationError,
 } from '../errors.js';
 import type { CacheBackend, Payload, TtlMs } from './backend.js';
-import type { Codec } from './codec.js';
+import { type Codec, samePayload } from './codec.js';
 import { KeyMaker } from './keys.js';
 import { CacheLock, type LockOptions } from './lock.js';
 
@@ -618,10 +618,6 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-function samePayload(a: Payload, b: Payload): boolean {
-  if (typeof a === 'string' || typeof b === 'string') return a === b;
-  return a.equals(b);
-}
 const EXPIRED: unique symbol = Symbol('expired');
 
 /** `keyPrefix` with `{region}` replaced (`'shop:{region}'` → `'shop:eu'`). */

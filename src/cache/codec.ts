@@ -307,3 +307,15 @@ class LarderCodec implements Codec {
 export function payloadByteLength(p: Payload): number {
   return typeof p === 'string' ? Buffer.byteLength(p, 'utf8') : p.byteLength;
 }
+
+/**
+ * True when two payloads hold the same bytes (as Redis compares them), whether each is a
+ * string or a Buffer.
+ *
+ * @example samePayload('"a"', Buffer.from('"a"')) // true
+ */
+export function samePayload(a: Payload, b: Payload): boolean {
+  if (typeof a === 'string' && typeof b === 'string') return a === b;
+  if (typeof a !== 'string' && typeof b !== 'string') return a.equals(b);
+  return Buffer.from(a).equals(Buffer.from(b));
+}

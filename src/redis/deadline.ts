@@ -33,12 +33,6 @@ export class DeadlineTracker {
   #pending = new Set<Pending>();
   #tick = 0;
   #timer: NodeJS.Timeout | undefined;
-  #onTimeout: (() => void) | undefined;
-
-  /** @param onTimeout called once per sweep that timed out at least one command. */
-  constructor(onTimeout?: () => void) {
-    this.#onTimeout = onTimeout;
-  }
 
   /** Commands still waiting for a reply. */
   get size(): number {
@@ -107,16 +101,13 @@ export class DeadlineTracker {
       this.stop();
       return;
     }
-    let expired = 0;
     // A Set iterates in insertion order, so the oldest entries come first; budgets differ
     // per call, so walk all of them (pending sets are small: commands in flight).
     for (const entry of this.#pending) {
       if (this.#tick - entry.tick > entry.budget) {
         this.#pending.delete(entry);
         entry.reject(entry.makeError(entry.timeoutMs));
-        expired++;
       }
     }
-    if (expired > 0) this.#onTimeout?.();
   }
 }

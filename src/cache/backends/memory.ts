@@ -6,6 +6,7 @@
  */
 import { CacheValueError, ConfigError } from '../../errors.js';
 import type { CacheBackend, Payload, StoredEntry, TtlMs } from '../backend.js';
+import { samePayload } from '../codec.js';
 import { globMatcher } from '../glob.js';
 
 /**
@@ -343,8 +344,3 @@ class MemoryBackend implements CacheBackend {
  * await backend.get(':1:greeting'); // '"hello"'
  */
 export const memoryBackend = (options: MemoryBackendOptions = {}): CacheBackend => new MemoryBackend(options);
-
-function samePayload(a: Payload, b: Payload): boolean {
-  if (typeof a === 'string' && typeof b === 'string') return a === b;
-  return Buffer.from(a).equals(Buffer.from(b));
-}

@@ -78,7 +78,7 @@ class RedisBackend implements CacheBackend {
   }
 
   async getEntry(key: string): Promise<StoredEntry | undefined> {
-    const [payload, pttl] = await this.#script<[Payload | null, number]>(GET_ENTRY, key, [], true);
+    const [payload, pttl] = await this.#script<[Payload | null, number]>(GET_ENTRY, key, []);
     if (payload === null || payload === undefined) return undefined;
     return { payload, expiresAt: pttl < 0 ? null : Date.now() + pttl };
   }
@@ -222,7 +222,7 @@ class RedisBackend implements CacheBackend {
     return this.#conn.run(fn, false, this.#timeout, this.#binary);
   }
 
-  #script<T>(script: typeof INCR, key: string, args: Array<string | Buffer>, _readonly = false): Promise<T> {
+  #script<T>(script: typeof INCR, key: string, args: Array<string | Buffer>): Promise<T> {
     return script.run<T>(this.#conn, [key], args, { binary: this.#binary, timeout: this.#timeout });
   }
 }
