@@ -14,6 +14,7 @@ import { BackendUnavailableError, ConfigError } from './errors.js';
 import { invalidatePage } from './http/page-cache.js';
 import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
 import { ConnectionManager, type ConnectionRole } from './redis/manager.js';
+import { SessionManager } from './session/manager.js';
 
 /** Which driver each capability uses: `memory` or the redacted Redis location. */
 export interface BackendSummary {
@@ -49,6 +50,7 @@ export class Larder {
    */
   readonly caches: Readonly<Record<string, Cache>>;
   #cacheInstances = new Map<string, Cache>();
+  #sessions: SessionManager | undefined;
   #closed = false;
 
   constructor(config: ResolvedConfig) {
@@ -114,6 +116,21 @@ export class Larder {
   }
 
   /**
+   * Sessions on the configured engine (DESIGN §4.3), created on first use: the adapters'
+   * `session()` middleware opens them per request; `forUser(id)` lists and revokes a
+   * user's sessions.
+   *
+   * @example
+   * for (const device of await larder.sessions.forUser('42').list()) console.log(device.userAgent);
+   */
+  get sessions(): SessionManager {
+    if (this.#closed)
+      throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
+    this.#sessions ??= new SessionManager(this);
+    return this.#sessions;
+  }
+
+  /**
    * Deletes the cached page for an absolute `url` as a client sending `headers` would find
    * it (DESIGN §4.2's `invalidatePage(url, { headers })`, bound to this Larder).
    *
@@ -176,6 +193,7 @@ export class Larder {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#sessions?.close();
     await Promise.all([...this.#cacheInstances.values()].map((c) => c.close()));
     await this.connections.close();
   }

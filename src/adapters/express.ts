@@ -20,7 +20,16 @@ import {
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
+import { applySessionHeaders, errorResponse, openSession, type SessionCommit } from '../http/session.js';
 import type { Larder } from '../larder.js';
+import type { Session } from '../session/session.js';
+
+declare module 'express-serve-static-core' {
+  interface Request {
+    /** The request's session, set by `web.session()` (larder). */
+    session: Session;
+  }
+}
 
 /** Options shared by every adapter. */
 export interface AdaptOptions {
@@ -38,6 +47,57 @@ export interface AdaptOptions {
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
   return {
     options,
+    /**
+     * Sessions (Django's SessionMiddleware): `req.session` is a lazy `Session`; changes are
+     * saved before the response headers go out, and nothing is saved on a 5xx.
+     *
+     * @example
+     * app.use(web.session());
+     * app.post('/cart', async (req, res) => { await req.session.set('cart', ['sku-1']); res.redirect('/cart'); });
+     */
+    session() {
+      return function session(req: Request, res: Response, next: NextFunction) {
+        const exchange = openSession(larder.sessions, {
+          cookie: req.headers.cookie,
+          secure: req.secure,
+          userAgent: req.headers['user-agent'],
+        });
+        req.session = exchange.session;
+        let commit: SessionCommit | undefined;
+        let failure: { error: unknown } | undefined;
+        const decide = () => {
+          if (commit === undefined && failure === undefined) {
+            try {
+              commit = exchange.commit(res.statusCode);
+            } catch (error) {
+              failure = { error };
+            }
+          }
+          return commit;
+        };
+        onHeaders(res, (headers) => {
+          const decided = decide();
+          if (decided) applySessionHeaders(headers, decided);
+        });
+        const end = res.end;
+        res.end = function sessionEnd(this: Response, ...args: unknown[]) {
+          res.end = end;
+          decide();
+          const persist = commit?.persist;
+          if (failure === undefined && persist === undefined)
+            return (end as (...a: unknown[]) => Response).apply(this, args);
+          // Hold the response until the store has the session: a redirect must not outrun it.
+          const work = failure !== undefined ? Promise.reject(failure.error) : persist?.();
+          Promise.resolve(work).then(
+            () => (end as (...a: unknown[]) => Response).apply(res, args),
+            (error) => sendSessionError(res, end, error, next, larder),
+          );
+          return res;
+        } as typeof res.end;
+        if (exchange.ready) exchange.ready.then(() => next(), next);
+        else next();
+      };
+    },
     /**
      * Caches this route's responses for `ttl` seconds (Django's `@cache_page`).
      *
@@ -164,6 +224,37 @@ function flushHeaderPatches(res: Response): void {
   const after = { ...before };
   for (const patch of patches.splice(0)) patch(after);
   applyHeaders(res, before, after);
+}
+
+/** Replaces a response whose session could not be saved with the error's problem+json. */
+function sendSessionError(
+  res: Response,
+  end: Response['end'],
+  error: unknown,
+  next: NextFunction,
+  larder: Larder,
+): void {
+  let out: ReturnType<typeof errorResponse>;
+  try {
+    out = errorResponse(error);
+  } catch {
+    if (!res.headersSent) {
+      next(error);
+      return;
+    }
+    out = { status: 500, headers: {}, body: '' };
+  }
+  if (res.headersSent) {
+    // A streamed response went out before the save finished; all that is left is to say so.
+    larder.log('error', `larder: a session could not be saved after the response started: ${String(error)}`);
+    (end as (...a: unknown[]) => Response).call(res);
+    return;
+  }
+  for (const name of res.getHeaderNames()) res.removeHeader(name);
+  res.statusCode = out.status;
+  for (const [name, value] of Object.entries(out.headers)) res.setHeader(name, value);
+  res.setHeader('content-length', Buffer.byteLength(out.body));
+  (end as (...a: unknown[]) => Response).call(res, out.body);
 }
 
 function send(res: Response, page: PageResponse): void {

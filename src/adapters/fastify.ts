@@ -40,12 +40,18 @@ import {
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
+import { errorResponse, openSession, type SessionCommit, type SessionExchange } from '../http/session.js';
 import type { Larder } from '../larder.js';
+import type { Session } from '../session/session.js';
 import type { AdaptOptions } from './express.js';
 
 export type { AdaptOptions };
 
 declare module 'fastify' {
+  interface FastifyRequest {
+    /** The request's session, set by `app.register(web.session())` (larder). */
+    session: Session;
+  }
   interface FastifyContextConfig {
     /**
      * Caches this route's responses: the route form of `web.cachePage(ttl, options)`
@@ -82,6 +88,55 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
 
   const factories = {
     options,
+    /**
+     * Sessions (Django's SessionMiddleware) as a plugin: `request.session` is a lazy
+     * `Session`; changes are saved in `onSend`, before the headers go out (and before the
+     * page cache sees the response), and nothing is saved on a 5xx.
+     *
+     * @example
+     * await app.register(web.session());
+     * app.post('/cart', async (request) => { await request.session.set('cart', ['sku-1']); return { ok: true }; });
+     */
+    session(): FastifyPluginCallback {
+      return fastifyPlugin(
+        function larderSession(app, _opts, done) {
+          if (!app.hasRequestDecorator('session')) app.decorateRequest('session', null as unknown as Session);
+          app.addHook('onRequest', async (request) => {
+            const exchange = openSession(larder.sessions, {
+              cookie: request.headers.cookie,
+              secure: request.protocol === 'https',
+              userAgent: request.headers['user-agent'],
+            });
+            request.session = exchange.session;
+            (request as SessionRequest)[EXCHANGE] = exchange;
+            if (exchange.ready) await exchange.ready;
+          });
+          app.addHook('onSend', async (request, reply, payload) => {
+            const exchange = (request as SessionRequest)[EXCHANGE];
+            if (!exchange) return payload;
+            (request as SessionRequest)[EXCHANGE] = undefined;
+            try {
+              const commit: SessionCommit = exchange.commit(reply.statusCode);
+              if (commit.vary) {
+                const vary = { vary: reply.getHeader('vary') } as HeaderRecord;
+                patchVaryHeaders(vary, ['Cookie']);
+                reply.header('vary', vary.vary);
+              }
+              if (commit.setCookie !== undefined) reply.header('set-cookie', commit.setCookie);
+              await commit.persist?.();
+              return payload;
+            } catch (error) {
+              const out = errorResponse(error);
+              for (const name of Object.keys(reply.getHeaders())) reply.removeHeader(name);
+              reply.code(out.status).headers(out.headers);
+              return out.body;
+            }
+          });
+          done();
+        },
+        { fastify: '5.x', name: 'larder-session' },
+      );
+    },
     /**
      * Caches this route's responses for `ttl` seconds (Django's `@cache_page`): an
      * `onRequest` hook that answers hits before the handler runs.
@@ -191,6 +246,8 @@ interface Pending {
 }
 
 const PENDING = Symbol('larder.pending');
+const EXCHANGE = Symbol('larder.session');
+type SessionRequest = FastifyRequest & { [EXCHANGE]?: SessionExchange };
 /** Set on a route's config by `wire`, so a hook can tell it will get its `onSend` step. */
 const WIRED = Symbol('larder.wired');
 type LarderReply = FastifyReply & { [PENDING]?: Pending };

@@ -39,10 +39,19 @@ import {
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
+import { applySessionHeaders, errorResponse, openSession, type SessionCommit } from '../http/session.js';
 import type { Larder } from '../larder.js';
+import type { Session } from '../session/session.js';
 import type { AdaptOptions } from './express.js';
 
 export type { AdaptOptions };
+
+declare module 'hono' {
+  interface ContextVariableMap {
+    /** The request's session, set by `web.session()` (larder): `c.get('session')`. */
+    session: Session;
+  }
+}
 
 /**
  * Binds larder to Hono.
@@ -55,6 +64,52 @@ export type { AdaptOptions };
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
   return {
     options,
+    /**
+     * Sessions (Django's SessionMiddleware): `c.get('session')` is a lazy `Session`; changes
+     * are saved after the route, before the response leaves (and their headers are in place
+     * before a `cachePage` inside decides what to store); nothing is saved on a 5xx.
+     *
+     * @example
+     * app.use(web.session());
+     * app.post('/cart', async (c) => { await c.get('session').set('cart', ['sku-1']); return c.redirect('/cart'); });
+     */
+    session() {
+      return async function session(c: Context, next: Next): Promise<void> {
+        const exchange = openSession(larder.sessions, {
+          cookie: c.req.header('cookie'),
+          secure: c.req.url.startsWith('https:'),
+          userAgent: c.req.header('user-agent'),
+        });
+        c.set('session', exchange.session);
+        let commit: SessionCommit | undefined;
+        let failure: { error: unknown } | undefined;
+        const decide = () => {
+          if (commit === undefined && failure === undefined) {
+            try {
+              commit = exchange.commit(c.res.status);
+            } catch (error) {
+              failure = { error };
+            }
+          }
+          return commit;
+        };
+        onHeaders(c, (headers) => {
+          const decided = decide();
+          if (decided) applySessionHeaders(headers, decided);
+        });
+        if (exchange.ready) await exchange.ready;
+        await next();
+        flushHeaderPatches(c);
+        decide();
+        try {
+          if (failure) throw failure.error;
+          await commit?.persist?.();
+        } catch (error) {
+          const out = errorResponse(error);
+          replaceResponse(c, new Response(out.body, { status: out.status, headers: out.headers }));
+        }
+      };
+    },
     /**
      * Caches this route's responses for `ttl` seconds (Django's `@cache_page`).
      *

@@ -843,6 +843,14 @@ function resolveSessions(
         `the name of a cache: ${listOf(known)}${suggestion(cache, known)}`,
       );
     }
+    if (caches[cache].ignoreErrors) {
+      throw new ConfigError(
+        'sessions.cache',
+        cache,
+        `a cache without ignoreErrors: on caches.${cache} an outage would read as "no session" and log users out; ` +
+          "add a cache for sessions without ignoreErrors, or use engine 'redis'",
+      );
+    }
     if (caches[cache].backend === 'null') {
       throw new ConfigError(
         'sessions.cache',

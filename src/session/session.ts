@@ -1,0 +1,630 @@
+/**
+ * `Session`: Django's `SessionBase` API over any store — lazy (no store call until used),
+ * tracking which fields changed so a save writes only those, with Django's expiry rules
+ * (`setExpiry`, `getExpiryAge`, …), OWASP's idle + absolute timeouts and a size limit.
+ *
+ * Values are JSON-encoded (with larder's tags for `Date`, `Map`, `Set`, `BigInt`, bytes)
+ * when they are set, so a value that cannot be stored fails at the call that set it, and
+ * what is saved is what was set: mutate an object after `set` and `set` it again.
+ */
+
+import { parseValue, stringifyValue } from '../cache/serializers/json.js';
+import { CacheValueError, LarderError, SessionInterruptedError, SessionTooLargeError } from '../errors.js';
+import { newSessionId } from './ids.js';
+import type { SessionMeta, SessionStore, SessionWrite, StoredSession } from './store.js';
+
+/** Session data: field name → any JSON-safe value (plus larder's tagged types). */
+export type SessionData = Record<string, unknown>;
+
+/** What a `Session` needs from its owner: the store, the policy and a clock. */
+export interface SessionPolicy {
+  store: SessionStore;
+  /** Idle timeout, ms. */
+  maxAge: number;
+  /** Absolute timeout from creation, ms; `null` = none. */
+  absoluteMaxAge: number | null;
+  expireAtBrowserClose: boolean;
+  maxBytes: number;
+  /** Refresh an unmodified session's expiry at most this often, ms. */
+  touchAfter: number;
+  saveEveryRequest: boolean;
+  cookieName: string;
+  now: () => number;
+  log: (level: 'warn', message: string) => void;
+}
+
+/** Where the session came from: the cookie value the client sent, and its User-Agent. */
+export interface SessionSource {
+  /** The session cookie's value, if the request had one. */
+  cookie?: string | undefined;
+  userAgent?: string | undefined;
+}
+
+type State = 'unloaded' | 'new' | 'stored';
+
+/** Bytes one field costs against `maxBytes`: its name and its encoded value. */
+const fieldSize = (name: string, text: string) => Buffer.byteLength(name) + Buffer.byteLength(text);
+
+/**
+ * One request's session. Methods are async (the first one loads the session); `key`,
+ * `modified` and `accessed` are plain properties.
+ *
+ * @example
+ * interface Shop { cart: string[]; userId?: number }
+ * const session: Session<Shop> = req.session;
+ * const cart = await session.get('cart', []);
+ * await session.set('cart', [...cart, 'sku-1']);
+ * await session.incr('views');
+ */
+export class Session<Data extends SessionData = SessionData> {
+  /**
+   * The session id (for the signed-cookie engine: the cookie value), or `null` for a
+   * session not stored yet. Read-only to the app; `cycleKey` and `flush` change it.
+   */
+  key: string | null;
+  /** True once anything changed the session in this request (Django's `modified`). */
+  modified = false;
+  /** True once the session's data was read or written (Django's `accessed`; adds `Vary: Cookie`). */
+  accessed = false;
+
+  readonly #policy: SessionPolicy;
+  readonly #source: SessionSource;
+  #state: State = 'unloaded';
+  #loading: Promise<void> | undefined;
+  #data = new Map<string, unknown>();
+  /** Encoded bytes of each field, for `maxBytes`. */
+  #sizes = new Map<string, number>();
+  /** Encoded text of each field changed since the last save. */
+  #dirty = new Map<string, string>();
+  #deleted = new Set<string>();
+  #replace = false;
+  #meta: SessionMeta | undefined;
+  #metaDirty: Partial<SessionMeta> = {};
+  /** A stored id to delete at the next save (`cycleKey`): it must still exist then. */
+  #previousKey: string | undefined;
+  #flushed = false;
+  /** A user to add to the per-user index at the next save (`login`). */
+  #pendingLogin: string | undefined;
+
+  /** The id the client holds (its cookie), to know when a new one must be sent. */
+  readonly #sentKey: string | null;
+
+  constructor(policy: SessionPolicy, source: SessionSource = {}, candidateKey?: string) {
+    this.#policy = policy;
+    this.#source = source;
+    this.key = candidateKey ?? null;
+    this.#sentKey = this.key;
+  }
+
+  // ---- Django's mapping API ------------------------------------------------------------
+
+  /** The value of `field`, or `defaultValue` when absent. */
+  async get<K extends keyof Data & string>(field: K): Promise<Data[K] | undefined>;
+  async get<K extends keyof Data & string>(field: K, defaultValue: Data[K]): Promise<Data[K]>;
+  async get(field: string, defaultValue?: unknown): Promise<unknown> {
+    await this.#use();
+    return this.#data.has(field) ? this.#data.get(field) : defaultValue;
+  }
+
+  /** Sets `field` (Django's `session[field] = value`). Throws `SerializationError` for a value JSON cannot hold. */
+  async set<K extends keyof Data & string>(field: K, value: Data[K]): Promise<void> {
+    await this.#use();
+    const text = encodeField(field, value);
+    this.#data.set(field, value);
+    this.#sizes.set(field, fieldSize(field, text));
+    this.#dirty.set(field, text);
+    this.#deleted.delete(field);
+    this.modified = true;
+  }
+
+  /** Removes `field`. Returns true if it was there. */
+  async delete(field: keyof Data & string): Promise<boolean> {
+    await this.#use();
+    if (!this.#data.delete(field)) return false;
+    this.#sizes.delete(field);
+    this.#dirty.delete(field);
+    this.#deleted.add(field);
+    this.modified = true;
+    return true;
+  }
+
+  async has(field: keyof Data & string): Promise<boolean> {
+    await this.#use();
+    return this.#data.has(field);
+  }
+
+  /** Removes `field` and returns its value, or `defaultValue` when absent. */
+  async pop<K extends keyof Data & string>(field: K, defaultValue?: Data[K]): Promise<Data[K] | undefined> {
+    await this.#use();
+    if (!this.#data.has(field)) return defaultValue;
+    const value = this.#data.get(field) as Data[K];
+    await this.delete(field);
+    return value;
+  }
+
+  /** The value of `field`; when absent, sets it to `value` first (Django's `setdefault`). */
+  async setDefault<K extends keyof Data & string>(field: K, value: Data[K]): Promise<Data[K]> {
+    await this.#use();
+    if (this.#data.has(field)) return this.#data.get(field) as Data[K];
+    await this.set(field, value);
+    return value;
+  }
+
+  /** Sets several fields (Django's `update`). */
+  async update(values: Partial<Data>): Promise<void> {
+    for (const [field, value] of Object.entries(values)) await this.set(field, value as Data[string]);
+  }
+
+  async keys(): Promise<Array<keyof Data & string>> {
+    await this.#use();
+    return [...this.#data.keys()];
+  }
+
+  async entries(): Promise<Array<[keyof Data & string, unknown]>> {
+    await this.#use();
+    return [...this.#data.entries()];
+  }
+
+  /** True when the session holds nothing (and, unlike the other methods, never loads it just to say so when there is no key). */
+  async isEmpty(): Promise<boolean> {
+    if (this.#state === 'unloaded' && this.key === null) return true;
+    await this.#load();
+    return this.#isEmpty();
+  }
+
+  /** Removes every field; the session keeps its id (Django's `clear`). */
+  async clear(): Promise<void> {
+    await this.#use();
+    this.#data.clear();
+    this.#sizes.clear();
+    this.#dirty.clear();
+    this.#deleted.clear();
+    this.#replace = true;
+    this.modified = true;
+  }
+
+  /**
+   * Atomically adds `delta` to the integer `field` (absent counts as 0) and returns the new
+   * value — on the redis engine one HINCRBY, so concurrent requests never lose a count.
+   * Throws `CacheValueError` when the field holds something other than an integer.
+   */
+  async incr(field: keyof Data & string, delta = 1): Promise<number> {
+    if (!Number.isSafeInteger(delta)) {
+      throw new CacheValueError(field, `session.incr needs a whole-number delta; got ${delta}.`);
+    }
+    await this.#use();
+    const current = this.#data.get(field);
+    if (current !== undefined && !Number.isSafeInteger(current)) {
+      throw new CacheValueError(
+        field,
+        `the session field holds ${typeof current}, not an integer; incr only counts integers.`,
+      );
+    }
+    const store = this.#policy.store;
+    if (store.kind === 'cookie') {
+      await this.set(field, (((current as number | undefined) ?? 0) + delta) as Data[typeof field]);
+      return this.#data.get(field) as number;
+    }
+    // The counter lives in the store: write any pending changes first, so the session exists.
+    if (this.#needsWrite()) await this.save();
+    if (this.#state !== 'stored' || this.key === null) await this.save({ force: true });
+    const now = this.#policy.now();
+    const value = await store.incr(this.key as string, field, delta, {
+      set: new Map(),
+      delete: new Set(),
+      replace: false,
+      meta: { lastSeen: now },
+      ttl: this.#storeTtl(now),
+    });
+    const text = String(value);
+    this.#data.set(field, value);
+    this.#sizes.set(field, fieldSize(field, text));
+    (this.#meta as SessionMeta).lastSeen = now;
+    this.modified = true;
+    return value;
+  }
+
+  // ---- keys ------------------------------------------------------------------------------
+
+  /**
+   * Deletes the session from the store now, empties it and drops its id; the response
+   * clears the cookie (Django's `flush`, what logout calls). A concurrent request still
+   * holding the old id cannot save it back: it gets `SessionInterruptedError`.
+   */
+  async flush(): Promise<void> {
+    await this.#load();
+    this.accessed = true;
+    const store = this.#policy.store;
+    const userId = this.#meta?.userId;
+    if (store.kind === 'server') {
+      const stored = [this.#state === 'stored' ? this.key : null, this.#previousKey];
+      for (const id of stored) {
+        if (id === null || id === undefined) continue;
+        await store.destroy(id);
+        if (userId && store.index) await store.index.remove(userId, id);
+      }
+    }
+    this.#reset();
+    this.key = null;
+    this.#state = 'new';
+    this.#flushed = true;
+    this.modified = true;
+  }
+
+  /**
+   * A new id for the same data; the old id stops working at the next save (Django's
+   * `cycle_key` — call it on login to defeat session fixation; `login` does).
+   */
+  async cycleKey(): Promise<void> {
+    await this.#use();
+    if (this.#policy.store.kind === 'server') {
+      if (this.#state === 'stored' && this.#previousKey === undefined)
+        this.#previousKey = this.key ?? undefined;
+      this.key = newSessionId();
+      this.#state = 'new';
+      // The new id gets every field.
+      this.#replace = true;
+      for (const [field, value] of this.#data) this.#dirty.set(field, encodeField(field, value));
+      this.#deleted.clear();
+    }
+    this.modified = true;
+  }
+
+  /**
+   * Logs `userId` in: `cycleKey`, then records the user (and this request's User-Agent)
+   * in the per-user index at save, for `larder.sessions.forUser(userId)`.
+   *
+   * @example await req.session.login(String(user.id));
+   */
+  async login(userId: string): Promise<void> {
+    if (typeof userId !== 'string' || userId === '') {
+      throw new LarderError(`session.login needs a non-empty string user id; got ${typeof userId}.`);
+    }
+    await this.cycleKey();
+    this.#metaDirty.userId = userId;
+    this.#metaDirty.userAgent = (this.#source.userAgent ?? '').slice(0, 512);
+    this.#pendingLogin = userId;
+  }
+
+  /** The user recorded by `login`, if any. */
+  async userId(): Promise<string | undefined> {
+    await this.#use();
+    return this.#metaDirty.userId || this.#meta?.userId || undefined;
+  }
+
+  // ---- expiry (Django's semantics) -------------------------------------------------------
+
+  /**
+   * Sets when the session expires: seconds of inactivity, a fixed `Date`, `0` for "when
+   * the browser closes", or `null` for the configured policy.
+   */
+  async setExpiry(value: number | Date | 0 | null): Promise<void> {
+    await this.#use();
+    let expiry: string;
+    if (value === null) expiry = '';
+    else if (value === 0) expiry = '0';
+    else if (value instanceof Date && Number.isFinite(value.getTime())) expiry = `d:${value.getTime()}`;
+    else if (typeof value === 'number' && Number.isFinite(value) && value > 0) expiry = `s:${value}`;
+    else {
+      throw new LarderError(
+        `session.setExpiry takes seconds (> 0), a valid Date, 0 (browser close) or null (the default); got ${String(value)}.`,
+      );
+    }
+    this.#metaDirty.expiry = expiry;
+    this.modified = true;
+  }
+
+  /** Seconds until the session expires, counted from now (Django's `get_expiry_age`). */
+  getExpiryAge(): number {
+    const expiry = this.#expiry();
+    if (expiry.startsWith('d:')) return Math.floor((Number(expiry.slice(2)) - this.#policy.now()) / 1000);
+    if (expiry.startsWith('s:')) return Number(expiry.slice(2));
+    return Math.floor(this.#policy.maxAge / 1000);
+  }
+
+  /** When the session expires if unused from now (Django's `get_expiry_date`). */
+  getExpiryDate(): Date {
+    const expiry = this.#expiry();
+    if (expiry.startsWith('d:')) return new Date(Number(expiry.slice(2)));
+    return new Date(this.#policy.now() + this.getExpiryAge() * 1000);
+  }
+
+  /** Whether the cookie lasts only until the browser closes (Django's `get_expire_at_browser_close`). */
+  expireAtBrowserClose(): boolean {
+    const expiry = this.#expiry();
+    return expiry === '' ? this.#policy.expireAtBrowserClose : expiry === '0';
+  }
+
+  // ---- saving --------------------------------------------------------------------------
+
+  /**
+   * Writes what changed: on a server store only the changed fields (one round trip); an
+   * empty session is deleted rather than stored. The middleware calls this before the
+   * response headers go out; call it yourself only outside a request.
+   * Throws `SessionTooLargeError` (nothing stored) and `SessionInterruptedError`.
+   */
+  async save(options: { force?: boolean } = {}): Promise<void> {
+    await this.#load();
+    const store = this.#policy.store;
+    if (store.kind === 'cookie') {
+      this.cookieValue();
+      return;
+    }
+    if (!options.force && !this.#needsWrite()) return;
+    const now = this.#policy.now();
+    if (this.#isEmpty() && !options.force) {
+      // Nothing to keep: an empty session is not stored (and no cookie is set for it).
+      if (this.#previousKey !== undefined) await store.destroy(this.#previousKey);
+      if (this.#state === 'stored' && this.key !== null) await store.destroy(this.key);
+      this.#reset();
+      this.key = null;
+      this.#state = 'new';
+      return;
+    }
+    this.#checkSize();
+    const write = this.#write(now);
+    if (this.#previousKey !== undefined) {
+      // cycleKey: the old id must still exist (delete-wins), then the data moves whole.
+      if (!(await store.destroy(this.#previousKey))) throw new SessionInterruptedError();
+      const userId = this.#meta?.userId;
+      if (userId && store.index && this.#pendingLogin !== userId)
+        await store.index.remove(userId, this.#previousKey);
+      this.#previousKey = undefined;
+    }
+    if (this.#state === 'stored' && this.key !== null) {
+      const userId = this.#meta?.userId;
+      // A logged-in session keeps its user's index alive as long as itself (sent together).
+      if (userId && store.index)
+        await Promise.all([store.update(this.key, write), store.index.add(userId, this.key, write.ttl)]);
+      else await store.update(this.key, write);
+    } else {
+      this.key ??= newSessionId();
+      if (!(await store.create(this.key, { ...write, replace: true }))) {
+        // 2^-256: a colliding id is never adopted, and never overwritten either.
+        throw new LarderError(
+          'A new session id collided with a stored one; nothing was saved. Retry the request.',
+        );
+      }
+    }
+    if (this.#pendingLogin !== undefined && store.index) {
+      await store.index.add(this.#pendingLogin, this.key, write.ttl);
+    }
+    this.#meta = { ...(this.#meta ?? { created: now, lastSeen: now }), ...write.meta } as SessionMeta;
+    this.#state = 'stored';
+    this.#clearPending();
+  }
+
+  /**
+   * The signed-cookie engine's cookie value for the current data (encodes and signs).
+   * Throws `SessionTooLargeError` over the cookie limit. Only for `kind: 'cookie'` stores.
+   * @internal
+   */
+  cookieValue(): string {
+    const store = this.#policy.store;
+    if (store.kind !== 'cookie') throw new LarderError('cookieValue() is for the signed-cookie engine.');
+    const now = this.#policy.now();
+    const meta = { ...(this.#meta ?? { created: now, lastSeen: now }), ...this.#metaDirty, lastSeen: now };
+    const fields = new Map<string, string>();
+    for (const [field, value] of this.#data)
+      fields.set(field, this.#dirty.get(field) ?? encodeField(field, value));
+    const value = store.encode({ fields, meta: cleanMeta(meta) }, this.#policy.cookieName);
+    this.key = value;
+    this.#meta = cleanMeta(meta);
+    this.#state = 'stored';
+    this.#clearPending();
+    return value;
+  }
+
+  /**
+   * Refreshes expiry without rewriting data, when `touchAfter` has passed since the last
+   * save or touch. Returns false when there was nothing to do or the session is gone.
+   * @internal
+   */
+  async touch(): Promise<boolean> {
+    const store = this.#policy.store;
+    if (store.kind !== 'server' || this.#state !== 'stored' || this.key === null) return false;
+    const now = this.#policy.now();
+    const ttl = this.#storeTtl(now);
+    const userId = this.#meta?.userId;
+    const [ok] = await Promise.all([
+      store.touch(this.key, now, ttl),
+      userId && store.index ? store.index.add(userId, this.key, ttl) : undefined,
+    ]);
+    if (ok && this.#meta) this.#meta.lastSeen = now;
+    return ok;
+  }
+
+  // ---- what the middleware asks ----------------------------------------------------------
+
+  /** @internal 'untouched' | 'empty' | 'write' | 'touch' | 'none' — what committing this session needs. */
+  pending(): 'untouched' | 'empty' | 'write' | 'touch' | 'none' {
+    if (this.#state === 'unloaded') return 'untouched';
+    if (this.#isEmpty()) return this.#state === 'stored' || this.modified || this.#flushed ? 'empty' : 'none';
+    // A session stored under an id the client does not hold yet (saved early by incr or an
+    // explicit save) still needs its cookie.
+    if (this.#needsWrite() || this.#policy.saveEveryRequest || this.key !== this.#sentKey) return 'write';
+    if (
+      this.#state === 'stored' &&
+      this.#meta &&
+      this.#policy.now() - this.#meta.lastSeen >= this.#policy.touchAfter
+    ) {
+      return 'touch';
+    }
+    return 'none';
+  }
+
+  /** @internal Assigns the id a new session will be stored under, so the cookie can be set before the save. */
+  reserveKey(): string | null {
+    if (this.#policy.store.kind === 'server' && this.#state !== 'stored' && this.key === null)
+      this.key = newSessionId();
+    return this.key;
+  }
+
+  /** @internal True once the session was stored or asked to be (a cookie is worth sending). */
+  get flushed(): boolean {
+    return this.#flushed;
+  }
+
+  /** @internal Loads now (used by `saveEveryRequest`, whose headers depend on what is stored). */
+  load(): Promise<void> {
+    return this.#load();
+  }
+
+  // ---- internals -------------------------------------------------------------------------
+
+  async #use(): Promise<void> {
+    this.accessed = true;
+    await this.#load();
+  }
+
+  #load(): Promise<void> {
+    if (this.#state !== 'unloaded') return Promise.resolve();
+    this.#loading ??= this.#fetch().finally(() => {
+      this.#loading = undefined;
+    });
+    return this.#loading;
+  }
+
+  async #fetch(): Promise<void> {
+    const key = this.key;
+    const store = this.#policy.store;
+    const now = this.#policy.now();
+    let stored: StoredSession | undefined;
+    if (key !== null) {
+      stored = store.kind === 'server' ? await store.load(key) : store.decode(key, now);
+    }
+    if (this.#state !== 'unloaded') return;
+    if (stored && this.#isLive(stored.meta, now)) {
+      try {
+        for (const [field, text] of stored.fields) {
+          this.#data.set(field, parseValue(text));
+          this.#sizes.set(field, fieldSize(field, text));
+        }
+        this.#meta = stored.meta;
+        this.#state = 'stored';
+        return;
+      } catch (error) {
+        this.#policy.log(
+          'warn',
+          `larder: session data could not be decoded; starting a fresh session (${String(error)}).`,
+        );
+        this.#data.clear();
+        this.#sizes.clear();
+      }
+    }
+    if (stored && store.kind === 'server' && key !== null) await store.destroy(key);
+    // Unknown, expired or corrupt: a fresh session under a new id — the client's id is never adopted.
+    this.key = null;
+    this.#state = 'new';
+  }
+
+  #isLive(meta: SessionMeta, now: number): boolean {
+    const { absoluteMaxAge } = this.#policy;
+    if (absoluteMaxAge !== null && now >= meta.created + absoluteMaxAge) return false;
+    const expiry = meta.expiry ?? '';
+    if (expiry.startsWith('d:')) return now < Number(expiry.slice(2));
+    const idle = expiry.startsWith('s:') ? Number(expiry.slice(2)) * 1000 : this.#policy.maxAge;
+    return now < meta.lastSeen + idle;
+  }
+
+  /** The effective expiry setting: pending change, else stored, else ''. */
+  #expiry(): string {
+    return this.#metaDirty.expiry ?? this.#meta?.expiry ?? '';
+  }
+
+  /** Milliseconds the store should keep the session from `now`. */
+  #storeTtl(now: number): number {
+    const expiry = this.#expiry();
+    let ttl = expiry.startsWith('d:')
+      ? Number(expiry.slice(2)) - now
+      : expiry.startsWith('s:')
+        ? Number(expiry.slice(2)) * 1000
+        : this.#policy.maxAge;
+    const created = this.#meta?.created ?? now;
+    if (this.#policy.absoluteMaxAge !== null)
+      ttl = Math.min(ttl, created + this.#policy.absoluteMaxAge - now);
+    return Math.max(1, Math.ceil(ttl));
+  }
+
+  /** No data and no logged-in user: nothing worth storing. */
+  #isEmpty(): boolean {
+    return (
+      this.#data.size === 0 &&
+      !(this.#metaDirty.userId || (this.#metaDirty.userId === undefined && this.#meta?.userId))
+    );
+  }
+
+  #needsWrite(): boolean {
+    return (
+      this.#dirty.size > 0 ||
+      this.#deleted.size > 0 ||
+      this.#replace ||
+      this.#previousKey !== undefined ||
+      Object.keys(this.#metaDirty).length > 0 ||
+      (this.#state === 'new' && !this.#isEmpty())
+    );
+  }
+
+  #checkSize(): void {
+    let size = 0;
+    for (const bytes of this.#sizes.values()) size += bytes;
+    if (size > this.#policy.maxBytes) throw new SessionTooLargeError(size, this.#policy.maxBytes);
+  }
+
+  #write(now: number): SessionWrite {
+    const meta: Partial<SessionMeta> = { ...this.#metaDirty, lastSeen: now };
+    if (this.#state !== 'stored' || this.#previousKey !== undefined) {
+      meta.created = this.#meta?.created ?? now;
+      // A cycled session carries its bookkeeping to the new id.
+      if (this.#meta?.expiry && meta.expiry === undefined) meta.expiry = this.#meta.expiry;
+      if (this.#meta?.userId && meta.userId === undefined) meta.userId = this.#meta.userId;
+      if (this.#meta?.userAgent && meta.userAgent === undefined) meta.userAgent = this.#meta.userAgent;
+    }
+    const fullWrite = this.#state !== 'stored' || this.#replace;
+    const set = fullWrite ? new Map<string, string>() : new Map(this.#dirty);
+    if (fullWrite) {
+      for (const [field, value] of this.#data)
+        set.set(field, this.#dirty.get(field) ?? encodeField(field, value));
+    }
+    return { set, delete: new Set(this.#deleted), replace: fullWrite, meta, ttl: this.#storeTtl(now) };
+  }
+
+  #clearPending(): void {
+    this.#dirty.clear();
+    this.#deleted.clear();
+    this.#replace = false;
+    this.#metaDirty = {};
+    this.#pendingLogin = undefined;
+  }
+
+  #reset(): void {
+    this.#data.clear();
+    this.#sizes.clear();
+    this.#meta = undefined;
+    this.#previousKey = undefined;
+    this.#clearPending();
+  }
+}
+
+/** Encodes one field's value; the message names the field. */
+function encodeField(field: string, value: unknown): string {
+  if (value === undefined) {
+    throw new CacheValueError(
+      field,
+      `a session field cannot be set to undefined; use session.delete('${field}').`,
+    );
+  }
+  try {
+    return stringifyValue(value);
+  } catch (error) {
+    (error as Error).message = `session field '${field}': ${(error as Error).message}`;
+    throw error;
+  }
+}
+
+/** Meta without empty-string "remove" markers. */
+function cleanMeta(meta: Partial<SessionMeta>): SessionMeta {
+  const out = { ...meta } as SessionMeta;
+  for (const name of ['expiry', 'userId', 'userAgent'] as const) if (out[name] === '') delete out[name];
+  return out;
+}

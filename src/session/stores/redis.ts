@@ -1,0 +1,275 @@
+/**
+ * The Redis session store: one hash per session (`<prefix>:<id>`), data fields as
+ * `d:<name>` and bookkeeping as `m:<name>`, so a save writes only the fields that changed
+ * and concurrent requests editing different fields keep each other's writes. Every write
+ * is one Lua call that first checks the hash still exists: a session destroyed by logout
+ * or revoke is never recreated by a late request (delete-wins). One key per call, so it
+ * runs unchanged on Cluster.
+ */
+import { CacheValueError, SessionInterruptedError } from '../../errors.js';
+import type { RedisConnection } from '../../redis/connection.js';
+import { defineScript } from '../../redis/script.js';
+import type {
+  ServerSessionStore,
+  SessionMeta,
+  SessionWrite,
+  StoredSession,
+  UserSessionInfo,
+} from '../store.js';
+
+/**
+ * Options of {@link redisSessionStore}.
+ *
+ * @example
+ * redisSessionStore({ connection: larder.connection(location), prefix: 'session' });
+ */
+export interface RedisSessionStoreOptions {
+  connection: RedisConnection;
+  /** Key prefix (Django's `SESSION_REDIS['PREFIX']`). @default 'session' */
+  prefix?: string;
+}
+
+/** Hash field of each meta entry. */
+const META: Record<keyof SessionMeta, string> = {
+  created: 'm:c',
+  lastSeen: 'm:s',
+  expiry: 'm:e',
+  userId: 'm:u',
+  userAgent: 'm:a',
+};
+
+// Field pairs are written in batches: Lua's unpack() has a stack limit of a few thousand values.
+const HSET_PAIRS = `
+local function hset_from(key, first)
+  local last = #ARGV
+  local i = first
+  while i <= last do
+    local j = math.min(i + 199, last)
+    redis.call('HSET', key, unpack(ARGV, i, j))
+    i = j + 1
+  end
+end
+`;
+
+// create: KEYS[1] = session; ARGV = ttl ms, then field/value pairs.
+// Only when absent: an id is never adopted or overwritten.
+const CREATE = defineScript(
+  1,
+  `${HSET_PAIRS}
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+hset_from(KEYS[1], 2)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`,
+);
+
+// update: KEYS[1] = session; ARGV = ttl ms, replace ('1'/'0'), n, n fields to delete,
+// then field/value pairs to set. Returns 0 (writing nothing) when the session is gone.
+const UPDATE = defineScript(
+  1,
+  `${HSET_PAIRS}
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[2] == '1' then
+  -- clear(): drop every data field, keep the bookkeeping
+  for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
+    if string.sub(field, 1, 2) == 'd:' then redis.call('HDEL', KEYS[1], field) end
+  end
+end
+local n = tonumber(ARGV[3])
+for i = 4, 3 + n do redis.call('HDEL', KEYS[1], ARGV[i]) end
+hset_from(KEYS[1], 4 + n)
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`,
+);
+
+// incr: KEYS[1] = session; ARGV = ttl ms, field, delta, lastSeen. HINCRBY refuses a
+// non-integer field before anything is written. The result travels as text (exact).
+const INCR = defineScript(
+  1,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return false end
+local n = redis.call('HINCRBY', KEYS[1], ARGV[2], ARGV[3])
+if n > 9007199254740991 or n < -9007199254740991 then
+  redis.call('HINCRBY', KEYS[1], ARGV[2], -tonumber(ARGV[3]))
+  return redis.error_reply('ERR larder: result out of the safe integer range')
+end
+redis.call('HSET', KEYS[1], 'm:s', ARGV[4])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return tostring(n)`,
+);
+
+// touch: KEYS[1] = session; ARGV = ttl ms, lastSeen. Never recreates a deleted session.
+const TOUCH = defineScript(
+  1,
+  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], 'm:s', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[1])
+return 1`,
+);
+
+// index add: KEYS[1] = the user's set of session ids; ARGV = id, now, ttl ms. The index
+// lives at least as long as the longest session in it.
+const INDEX_ADD = defineScript(
+  1,
+  `redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[3]) then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
+return 1`,
+);
+
+/**
+ * Sessions in Redis hashes.
+ *
+ * @example
+ * const store = redisSessionStore({ connection: larder.connection() });
+ */
+export function redisSessionStore(options: RedisSessionStoreOptions): ServerSessionStore {
+  const conn = options.connection;
+  const prefix = options.prefix ?? 'session';
+  const keyOf = (id: string) => `${prefix}:${id}`;
+  const userKey = (userId: string) => `${prefix}:user:${userId}`;
+  // Sessions are read from the primary: a replica may not have the write a redirect relies on.
+  const primary = { readonly: false } as const;
+
+  const pairs = (write: SessionWrite): { set: string[]; del: string[] } => {
+    const set: string[] = [];
+    const del: string[] = [];
+    for (const [field, text] of write.set) set.push(`d:${field}`, text);
+    for (const field of write.delete) del.push(`d:${field}`);
+    for (const [name, value] of Object.entries(write.meta) as Array<[keyof SessionMeta, string | number]>) {
+      if (value === undefined) continue;
+      if (value === '') del.push(META[name]);
+      else set.push(META[name], String(value));
+    }
+    return { set, del };
+  };
+
+  return {
+    kind: 'server',
+    name: `redis ${conn.name}`,
+    async load(id) {
+      const hash = await conn.send<Record<string, string> | string[]>(['HGETALL', keyOf(id)], {
+        key: keyOf(id),
+        ...primary,
+      });
+      const entries = Array.isArray(hash) ? pairsOf(hash) : Object.entries(hash ?? {});
+      if (entries.length === 0) return undefined;
+      const fields = new Map<string, string>();
+      const meta: Partial<SessionMeta> = {};
+      for (const [name, value] of entries) {
+        if (name.startsWith('d:')) fields.set(name.slice(2), value);
+        else if (name === META.created) meta.created = Number(value);
+        else if (name === META.lastSeen) meta.lastSeen = Number(value);
+        else if (name === META.expiry) meta.expiry = value;
+        else if (name === META.userId) meta.userId = value;
+        else if (name === META.userAgent) meta.userAgent = value;
+      }
+      // A hash without bookkeeping is not one of ours (or half of one): not adopted.
+      if (!Number.isFinite(meta.created) || !Number.isFinite(meta.lastSeen)) return undefined;
+      return { fields, meta: meta as SessionMeta } satisfies StoredSession;
+    },
+    async create(id, write) {
+      const { set } = pairs(write);
+      const done = await CREATE.run<number>(conn, [keyOf(id)], [write.ttl, ...set]);
+      return done === 1;
+    },
+    async update(id, write) {
+      const { set, del } = pairs(write);
+      const args = [write.ttl, write.replace ? '1' : '0', del.length, ...del, ...set];
+      if ((await UPDATE.run<number>(conn, [keyOf(id)], args)) !== 1) throw new SessionInterruptedError();
+    },
+    async incr(id, field, delta, write) {
+      let text: string | null;
+      try {
+        text = await INCR.run<string | null>(
+          conn,
+          [keyOf(id)],
+          [write.ttl, `d:${field}`, delta, write.meta.lastSeen ?? Date.now()],
+        );
+      } catch (error) {
+        const message = String((error as Error)?.message);
+        if (/not an integer|out of the safe integer range|overflow/.test(message)) {
+          throw new CacheValueError(field, `the session field cannot be incremented: ${message}`, {
+            cause: error,
+          });
+        }
+        throw error;
+      }
+      if (text === null || text === undefined) throw new SessionInterruptedError();
+      return Number(text);
+    },
+    async touch(id, lastSeen, ttl) {
+      return (await TOUCH.run<number>(conn, [keyOf(id)], [ttl, lastSeen])) === 1;
+    },
+    async destroy(id) {
+      return (await conn.send<number>(['DEL', keyOf(id)], { key: keyOf(id) })) === 1;
+    },
+    async *ids() {
+      const skip = prefix.length + 1;
+      for (const node of await conn.nodes()) {
+        let cursor = '0';
+        do {
+          const reply: { cursor: string | number; keys: string[] } = await conn.run(
+            (c) => c.scan(cursor, { MATCH: `${escapeGlob(prefix)}:*`, COUNT: 500, TYPE: 'hash' }),
+            false,
+            undefined,
+            false,
+            node,
+          );
+          cursor = String(reply.cursor);
+          for (const key of reply.keys.map(String)) {
+            const id = key.slice(skip);
+            if (!id.startsWith('user:')) yield id;
+          }
+        } while (cursor !== '0');
+      }
+    },
+    index: {
+      async add(userId, id, ttl) {
+        await INDEX_ADD.run(conn, [userKey(userId)], [id, Date.now(), ttl]);
+      },
+      async remove(userId, id) {
+        return (await conn.send<number>(['ZREM', userKey(userId), id], { key: userKey(userId) })) === 1;
+      },
+      async list(userId) {
+        const key = userKey(userId);
+        const ids = await conn.send<string[]>(['ZRANGE', key, '0', '-1'], { key, ...primary });
+        // One HMGET per session, sent together (pipelined on one connection; one per slot on Cluster).
+        const metas = await Promise.all(
+          ids.map((id) =>
+            conn.send<Array<string | null>>(
+              ['HMGET', keyOf(id), META.created, META.lastSeen, META.userAgent],
+              {
+                key: keyOf(id),
+                ...primary,
+              },
+            ),
+          ),
+        );
+        const out: UserSessionInfo[] = [];
+        const dead: string[] = [];
+        ids.forEach((id, i) => {
+          const [created, lastSeen, userAgent] = metas[i];
+          if (created === null || lastSeen === null) dead.push(id);
+          else
+            out.push({
+              id,
+              created: new Date(Number(created)),
+              lastSeen: new Date(Number(lastSeen)),
+              userAgent: userAgent ?? undefined,
+            });
+        });
+        if (dead.length > 0) await conn.send(['ZREM', key, ...dead], { key });
+        return out.sort((a, b) => b.lastSeen.getTime() - a.lastSeen.getTime());
+      },
+    },
+  };
+}
+
+function pairsOf(flat: string[]): Array<[string, string]> {
+  const out: Array<[string, string]> = [];
+  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
+  return out;
+}
+
+/** A literal prefix inside a SCAN MATCH pattern. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}
