@@ -15,6 +15,7 @@ import type { BenchModule, BenchOptions } from './support.js';
 const BENCHMARKS: Array<{ name: string; module: () => Promise<BenchModule> }> = [
   { name: 'cache', module: () => import('./cache.js') },
   { name: 'page-cache', module: () => import('./page-cache.js') },
+  { name: 'session', module: () => import('./session.js') },
 ];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -6,31 +6,60 @@
  *   with `cachePage` and varying on the cookie; `/products/:region` is the same per URL.
  *   The slow catalog query goes through `cache.getOrSet`; `Server-Timing` and
  *   `Cache-Status` make both layers visible.
- * - The sidebar is a `{% cache %}` fragment per signed-in user (sign-in is a plain cookie
- *   until the sessions issue lands).
+ * - Sessions (`web.session()`): sign-in with `session.login`, a cart, and "your devices"
+ *   from the per-user index (see account.ts and cart.ts).
+ * - The sidebar is a `{% cache %}` fragment per signed-in user.
  */
 import { fileURLToPath } from 'node:url';
-import express, { type Request, type Response } from 'express';
+import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Larder } from 'larder';
 import { adapt } from 'larder/express';
 import { installCacheTag } from 'larder/nunjucks';
 import nunjucks from 'nunjucks';
-import { queryCatalog, REGIONS, type Region } from './catalog.js';
+import { accountRoutes } from './account.js';
+import { cartRoutes } from './cart.js';
+import { type Product, queryCatalog, REGIONS, type Region } from './catalog.js';
+import { visitorOf } from './visitor.js';
 
 const views = fileURLToPath(new URL('./views', import.meta.url));
 
-/** Reads one cookie (the demo needs two; sessions replace this later). */
-function cookie(req: Request, name: string): string | undefined {
+/** Renders a view into the response, with the header's and sidebar's data. */
+export type Render = (
+  req: Request,
+  res: Response,
+  view: string,
+  context: Record<string, unknown>,
+) => Promise<void>;
+
+/** The region cookie (set by `/region/:region`), or 'us'. */
+function regionOf(req: Request): Region {
   for (const part of (req.get('cookie') ?? '').split(';')) {
-    const [key, ...rest] = part.trim().split('=');
-    if (key === name) return decodeURIComponent(rest.join('='));
+    const [key, value] = part.trim().split('=');
+    if (key === 'region' && (REGIONS as readonly string[]).includes(value)) return value as Region;
   }
-  return undefined;
+  return 'us';
 }
 
-function regionOf(req: Request): Region {
-  const region = cookie(req, 'region');
-  return (REGIONS as readonly string[]).includes(region ?? '') ? (region as Region) : 'us';
+/**
+ * CSRF: the session cookie is SameSite=Lax (larder's default), so a browser leaves it off
+ * a POST that another site starts — a forged form cannot act as the signed-in user, and a
+ * same-site form POST needs no token. Lax does not cover login CSRF (signing a victim into
+ * the attacker's account needs no cookie), so a POST whose Origin names another site is
+ * refused as well (OWASP CSRF cheat sheet, "verifying origin with standard headers").
+ */
+function sameOrigin(req: Request, res: Response, next: NextFunction) {
+  const origin = req.get('origin');
+  if (req.method === 'POST' && origin !== undefined) {
+    let host: string | undefined;
+    try {
+      host = new URL(origin).host;
+    } catch {}
+    if (host !== req.get('host')) {
+      res.status(403).type('text').send('Cross-site form posts are refused.');
+      return;
+    }
+  }
+  next();
 }
 
 /** Builds the storefront app on a Larder (the caller owns and closes it). */
@@ -41,22 +70,41 @@ export function createApp(larder: Larder) {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.urlencoded({ extended: false }));
+  app.use(sameOrigin);
+  // req.session on every route; a route that never reads it costs no store round trip.
+  app.use(web.session());
 
-  const render = (req: Request, res: Response, view: string, context: Record<string, unknown>) =>
-    new Promise<void>((resolve, reject) => {
-      const full = {
-        regions: REGIONS,
-        region: regionOf(req),
-        user: cookie(req, 'user') ?? '',
-        renderedAt: new Date().toISOString(),
-        ...context,
-      };
-      env.render(view, full, (error, html) => {
-        if (error) return reject(error);
-        res.type('html').send(html);
-        resolve();
-      });
-    });
+  const render: Render = async (req, res, view, context) => {
+    const visitor = await visitorOf(req);
+    // A page showing this visitor's name or cart is theirs alone: `private` keeps it out of
+    // the page cache (and out of shared proxies). See the catalog routes below.
+    if (visitor.personal) res.set('Cache-Control', 'private');
+    const full = {
+      regions: REGIONS,
+      region: regionOf(req),
+      ...visitor,
+      renderedAt: new Date().toISOString(),
+      ...context,
+    };
+    const html = await new Promise<string>((resolve, reject) =>
+      env.render(view, full, (error, out) => (error ? reject(error) : resolve(out as string))),
+    );
+    res.type('html').send(html);
+  };
+
+  /** The region's catalog through the cache: the slow query runs once a minute at most. */
+  const productsFor = async (region: Region) => {
+    let loaded = false;
+    const products = await larder.cache().getOrSet<Product[]>(
+      `catalog:${region}`,
+      () => {
+        loaded = true;
+        return queryCatalog(region);
+      },
+      { timeout: 60 },
+    );
+    return { products, loaded };
+  };
 
   app.get('/health', web.health());
 
@@ -66,21 +114,23 @@ export function createApp(larder: Larder) {
 
   const catalog = async (req: Request, res: Response, region: Region) => {
     const started = performance.now();
-    let loaded = false;
-    const products = await larder.cache().getOrSet(
-      `catalog:${region}`,
-      () => {
-        loaded = true;
-        return queryCatalog(region);
-      },
-      { timeout: 60 },
-    );
+    const { products, loaded } = await productsFor(region);
     const ms = (performance.now() - started).toFixed(1);
     res.set('Server-Timing', `cache;desc="${loaded ? 'miss' : 'hit'}";dur=${ms}`);
     await render(req, res, 'catalog.njk', { title: `Catalog (${region})`, region, products, loaded });
   };
 
-  // The whole page, cached per cookie (region + user) for a minute.
+  // The catalog pages are cached whole, for a minute, per Cookie header (the region cookie).
+  // They show the visitor's name and cart count, so they read the session, and the session
+  // middleware adds `Vary: Cookie`. That alone would keep one visitor's page from another
+  // (each session cookie is a different key), but not from the same visitor a moment later:
+  // the cookie stays the same when the cart changes or the session is revoked elsewhere, and
+  // a cached page would show the old count or name. So `render` marks every page of a
+  // non-empty session `Cache-Control: private`, which the page cache never stores
+  // (`Cache-Status: …; detail=private`): anonymous visitors share the cached pages, a
+  // signed-in visitor's page is rendered each time — from the cached catalog query and the
+  // cached sidebar fragment. An anonymous page reads an empty session: no store round trip
+  // without a session cookie, and no Set-Cookie, so it is stored.
   app.get('/products', web.cachePage(60), web.varyOnCookie(), (req, res) => catalog(req, res, regionOf(req)));
 
   app.get('/products/:region', web.cachePage(60), web.varyOnCookie(), async (req, res) => {
@@ -100,14 +150,8 @@ export function createApp(larder: Larder) {
     res.cookie('region', region, { path: '/', sameSite: 'lax', httpOnly: true }).redirect(303, '/products');
   });
 
-  app.post('/signin', (req, res) => {
-    const user = String(req.body?.user ?? '').slice(0, 40) || 'guest';
-    res.cookie('user', user, { path: '/', sameSite: 'lax', httpOnly: true }).redirect(303, '/products');
-  });
-
-  app.post('/signout', (_req, res) => {
-    res.clearCookie('user', { path: '/' }).redirect(303, '/');
-  });
+  app.use(accountRoutes(larder, web, render));
+  app.use(cartRoutes(web, render, (req) => productsFor(regionOf(req))));
 
   return app;
 }

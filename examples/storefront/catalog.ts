@@ -18,6 +18,9 @@ const BASE: Array<Omit<Product, 'price' | 'currency'> & { usd: number }> = [
   { sku: 'press', name: 'French press', usd: 34 },
   { sku: 'scale', name: 'Pour-over scale', usd: 49 },
 ];
+/** Every product id (`sku`), the same in every region. */
+export const SKUS: readonly string[] = BASE.map((p) => p.sku);
+
 const CURRENCY: Record<Region, { code: string; rate: number }> = {
   us: { code: 'USD', rate: 1 },
   eu: { code: 'EUR', rate: 0.92 },

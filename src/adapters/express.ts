@@ -90,7 +90,13 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
           const work = failure !== undefined ? Promise.reject(failure.error) : persist?.();
           Promise.resolve(work).then(
             () => (end as (...a: unknown[]) => Response).apply(res, args),
-            (error) => sendSessionError(res, end, error, next, larder),
+            (error) => {
+              // The error response must not carry the failed session's Set-Cookie / Vary,
+              // which the header patch would otherwise add at writeHead.
+              commit = undefined;
+              failure ??= { error };
+              sendSessionError(res, end, error, next, larder);
+            },
           );
           return res;
         } as typeof res.end;

@@ -122,7 +122,7 @@ export interface CacheConfig {
 export interface SessionCookieConfig {
   /** @default 'sessionid' */
   name?: string;
-  /** @default sessions.maxAge */
+  /** The cookie's Max-Age when `setExpiry` was not called (the store keeps the session for `sessions.maxAge`). @default sessions.maxAge */
   maxAge?: Duration;
   /** @default '/' */
   path?: string;
@@ -884,7 +884,7 @@ function resolveSessions(
   if (touchAfter >= maxAge) {
     throw new ConfigError(
       'sessions.touchAfter',
-      s.touchAfter,
+      `${touchAfter / 1000} s`,
       `a duration shorter than sessions.maxAge (${maxAge / 1000} s), or sessions expire before they are touched`,
     );
   }

@@ -73,7 +73,10 @@ export function openSession<Data extends SessionData = SessionData>(
   const clear = () => serializeCookie(options.name, '', { ...attributes, maxAge: 0, expires: new Date(0) });
   const set = (value: string) => {
     if (session.expireAtBrowserClose()) return serializeCookie(options.name, value, attributes);
-    const age = Math.max(0, session.getExpiryAge());
+    // sessions.cookie.maxAge (default: sessions.maxAge) unless setExpiry chose otherwise.
+    const age = session.hasCustomExpiry()
+      ? Math.max(0, session.getExpiryAge())
+      : Math.floor(options.maxAge / 1000);
     return serializeCookie(options.name, value, {
       ...attributes,
       maxAge: age,
@@ -91,10 +94,10 @@ export function openSession<Data extends SessionData = SessionData>(
       if (status >= 500) return { vary };
       switch (session.pending()) {
         case 'untouched':
-          // A cookie that is not one of our ids is dropped without a store call.
-          return sent !== undefined && session.key === null ? { vary, setCookie: clear() } : { vary };
         case 'none':
-          return { vary };
+          // A cookie that is not one of our ids is dropped without a store call — read or not
+          // (Django deletes the cookie of a session found empty).
+          return sent !== undefined && session.key === null ? { vary, setCookie: clear() } : { vary };
         case 'empty':
           return {
             vary,

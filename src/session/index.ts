@@ -2,6 +2,12 @@
  * @module larder/session — Django's session framework: `Session`, the store contract and
  * the engines (redis, cache, signed-cookie, memory), and `ExpressSessionStore`.
  */
+export {
+  type ExpressSessionCallback,
+  type ExpressSessionData,
+  ExpressSessionStore,
+  type ExpressSessionStoreOptions,
+} from './express-store.js';
 export { isSessionId, newSessionId } from './ids.js';
 export {
   createSessionStore,

@@ -50,8 +50,8 @@ const fieldSize = (name: string, text: string) => Buffer.byteLength(name) + Buff
  * `modified` and `accessed` are plain properties.
  *
  * @example
- * interface Shop { cart: string[]; userId?: number }
- * const session: Session<Shop> = req.session;
+ * type Shop = { cart: string[]; views: number }; // a type alias: an interface has no index signature
+ * const session = req.session as Session<Shop>;
  * const cart = await session.get('cart', []);
  * await session.set('cart', [...cart, 'sku-1']);
  * await session.incr('views');
@@ -192,6 +192,7 @@ export class Session<Data extends SessionData = SessionData> {
     if (!Number.isSafeInteger(delta)) {
       throw new CacheValueError(field, `session.incr needs a whole-number delta; got ${delta}.`);
     }
+    checkFieldName(field);
     await this.#use();
     const current = this.#data.get(field);
     if (current !== undefined && !Number.isSafeInteger(current)) {
@@ -281,6 +282,8 @@ export class Session<Data extends SessionData = SessionData> {
       throw new LarderError(`session.login needs a non-empty string user id; got ${typeof userId}.`);
     }
     await this.cycleKey();
+    // The absolute timeout counts from login: an authenticated session is a new session (OWASP).
+    this.#metaDirty.created = this.#policy.now();
     this.#metaDirty.userId = userId;
     this.#metaDirty.userAgent = (this.#source.userAgent ?? '').slice(0, 512);
     this.#pendingLogin = userId;
@@ -329,6 +332,11 @@ export class Session<Data extends SessionData = SessionData> {
     return new Date(this.#policy.now() + this.getExpiryAge() * 1000);
   }
 
+  /** @internal True when `setExpiry` chose an expiry (else the config's policy applies). */
+  hasCustomExpiry(): boolean {
+    return this.#expiry() !== '';
+  }
+
   /** Whether the cookie lasts only until the browser closes (Django's `get_expire_at_browser_close`). */
   expireAtBrowserClose(): boolean {
     const expiry = this.#expiry();
@@ -350,7 +358,11 @@ export class Session<Data extends SessionData = SessionData> {
       this.cookieValue();
       return;
     }
-    if (!options.force && !this.#needsWrite()) return;
+    if (!options.force && !this.#needsWrite()) {
+      // saveEveryRequest on an unchanged session: refresh its expiry, don't rewrite it.
+      if (this.#policy.saveEveryRequest) await this.touch();
+      return;
+    }
     const now = this.#policy.now();
     if (this.#isEmpty() && !options.force) {
       // Nothing to keep: an empty session is not stored (and no cookie is set for it).
@@ -439,7 +451,10 @@ export class Session<Data extends SessionData = SessionData> {
   /** @internal 'untouched' | 'empty' | 'write' | 'touch' | 'none' — what committing this session needs. */
   pending(): 'untouched' | 'empty' | 'write' | 'touch' | 'none' {
     if (this.#state === 'unloaded') return 'untouched';
-    if (this.#isEmpty()) return this.#state === 'stored' || this.modified || this.#flushed ? 'empty' : 'none';
+    if (this.#isEmpty()) {
+      const had = this.#state === 'stored' || this.modified || this.#flushed || this.#sentKey !== null;
+      return had ? 'empty' : 'none';
+    }
     // A session stored under an id the client does not hold yet (saved early by incr or an
     // explicit save) still needs its cookie.
     if (this.#needsWrite() || this.#policy.saveEveryRequest || this.key !== this.#sentKey) return 'write';
@@ -540,7 +555,7 @@ export class Session<Data extends SessionData = SessionData> {
       : expiry.startsWith('s:')
         ? Number(expiry.slice(2)) * 1000
         : this.#policy.maxAge;
-    const created = this.#meta?.created ?? now;
+    const created = this.#metaDirty.created ?? this.#meta?.created ?? now;
     if (this.#policy.absoluteMaxAge !== null)
       ttl = Math.min(ttl, created + this.#policy.absoluteMaxAge - now);
     return Math.max(1, Math.ceil(ttl));
@@ -574,7 +589,7 @@ export class Session<Data extends SessionData = SessionData> {
   #write(now: number): SessionWrite {
     const meta: Partial<SessionMeta> = { ...this.#metaDirty, lastSeen: now };
     if (this.#state !== 'stored' || this.#previousKey !== undefined) {
-      meta.created = this.#meta?.created ?? now;
+      meta.created = this.#metaDirty.created ?? this.#meta?.created ?? now;
       // A cycled session carries its bookkeeping to the new id.
       if (this.#meta?.expiry && meta.expiry === undefined) meta.expiry = this.#meta.expiry;
       if (this.#meta?.userId && meta.userId === undefined) meta.userId = this.#meta.userId;
@@ -606,8 +621,23 @@ export class Session<Data extends SessionData = SessionData> {
   }
 }
 
+/**
+ * Refuses a field name with a lone surrogate: Redis keeps hash field names as UTF-8, where
+ * it turns into U+FFFD — the field would come back under another name, and two such names
+ * would overwrite each other.
+ */
+function checkFieldName(field: string): void {
+  if (!field.isWellFormed()) {
+    throw new CacheValueError(
+      field,
+      'a session field name must be well-formed Unicode (this one has a lone surrogate, which UTF-8 cannot hold).',
+    );
+  }
+}
+
 /** Encodes one field's value; the message names the field. */
 function encodeField(field: string, value: unknown): string {
+  checkFieldName(field);
   if (value === undefined) {
     throw new CacheValueError(
       field,

@@ -30,12 +30,12 @@ const REMOVABLE = ['expiry', 'userId', 'userAgent'] as const;
 
 /**
  * A server session store over a `Cache`: each session is one cache value, read and
- * rewritten whole. Its writes are read-modify-writes, so two requests saving the same
- * session at once can lose one's changes, and a write racing a destroy can bring the
- * session back — the `redis` engine (a hash per session, atomic scripts) has neither
- * problem. Likewise `incr` is atomic within one process only; the redis engine's is
- * atomic across processes. There is no per-user index (`forUser`): that needs the
- * `redis` or `memory` engine.
+ * rewritten whole. Its writes are read-modify-writes, serialized per session within one
+ * process; across processes two requests saving the same session at once can lose one's
+ * changes, and a write racing a destroy can bring the session back — the `redis` engine
+ * (a hash per session, atomic scripts) has neither problem. Likewise `incr` is atomic
+ * within one process only; the redis engine's is atomic across processes. There is no
+ * per-user index (`forUser`): that needs the `redis` or `memory` engine.
  *
  * @example
  * const store = cacheSessionStore({ cache: larder.cache('default') });
@@ -60,6 +60,19 @@ export function cacheSessionStore(options: CacheSessionStoreOptions): ServerSess
   const write = (id: string, session: StoredSession, ttl: number) =>
     cache.set(keyOf(id), toCached(session), timeout(ttl));
 
+  // Race condition: two read-modify-writes of one session that overlap (two `incr`s read the
+  // same count) lose one's change. Within this process they run one after another, per id.
+  const queues = new Map<string, Promise<unknown>>();
+  const serial = <T>(id: string, op: () => Promise<T>): Promise<T> => {
+    const run = (queues.get(id) ?? Promise.resolve()).then(op);
+    const tail = run.catch(() => undefined);
+    queues.set(id, tail);
+    void tail.then(() => {
+      if (queues.get(id) === tail) queues.delete(id);
+    });
+    return run;
+  };
+
   return {
     kind: 'server',
     name: `cache ${cache.name}`,
@@ -72,38 +85,45 @@ export function cacheSessionStore(options: CacheSessionStoreOptions): ServerSess
       return cache.add(keyOf(id), toCached(apply(empty, change)), timeout(change.ttl));
     },
 
-    async update(id, change) {
-      const stored = await readOrInterrupt(id);
-      await write(id, apply(stored, change), change.ttl);
+    update(id, change) {
+      return serial(id, async () => {
+        const stored = await readOrInterrupt(id);
+        await write(id, apply(stored, change), change.ttl);
+      });
     },
 
-    async incr(id, field, delta, change) {
-      const session = apply(await readOrInterrupt(id), change);
-      const text = session.fields.get(field);
-      const current = text === undefined ? 0 : INTEGER.test(text) ? Number(text) : Number.NaN;
-      const next = current + delta;
-      if (!Number.isSafeInteger(current) || !Number.isSafeInteger(next)) {
-        // Named by the field, as Session does: the session id is a credential and stays out of messages.
-        throw new CacheValueError(
-          field,
-          `the session field holds ${text}, not an integer (or the sum leaves the safe range); incr only counts integers.`,
-        );
-      }
-      session.fields.set(field, String(next));
-      await write(id, session, change.ttl);
-      return next;
+    incr(id, field, delta, change) {
+      return serial(id, async () => {
+        const session = apply(await readOrInterrupt(id), change);
+        const text = session.fields.get(field);
+        const current = text === undefined ? 0 : INTEGER.test(text) ? Number(text) : Number.NaN;
+        const next = current + delta;
+        if (!Number.isSafeInteger(current) || !Number.isSafeInteger(next)) {
+          // Named by the field, as Session does: the session id is a credential and stays out of messages.
+          throw new CacheValueError(
+            field,
+            `the session field holds ${text}, not an integer (or the sum leaves the safe range); incr only counts integers.`,
+          );
+        }
+        session.fields.set(field, String(next));
+        await write(id, session, change.ttl);
+        return next;
+      });
     },
 
-    async touch(id, lastSeen, ttl) {
-      const stored = await read(id);
-      if (!stored) return false;
-      stored.meta.lastSeen = lastSeen;
-      await write(id, stored, ttl);
-      return true;
+    touch(id, lastSeen, ttl) {
+      return serial(id, async () => {
+        const stored = await read(id);
+        if (!stored) return false;
+        stored.meta.lastSeen = lastSeen;
+        await write(id, stored, ttl);
+        return true;
+      });
     },
 
+    // In the queue too: a destroy never lands between another request's read and write.
     destroy(id) {
-      return cache.delete(keyOf(id));
+      return serial(id, () => cache.delete(keyOf(id)));
     },
 
     async *ids() {

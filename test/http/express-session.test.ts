@@ -1,0 +1,94 @@
+/**
+ * Sessions over real HTTP on Express 5: the shared suite (`session.suite.ts`) behind
+ * `app.use(web.session())`, then what only Express has — `req.session` in a mounted Router with
+ * `res.redirect(303)`, and a streamed response (`res.write` … `res.end`) whose write is done
+ * before its last byte.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { test } from 'node:test';
+import express from 'express';
+import { adapt } from '../../src/adapters/express.js';
+import type { Session } from '../../src/session/session.js';
+import { call, dataOf, type SessionReply, sessionSuite, sid } from './session.suite.js';
+
+function render(res: express.Response, reply: SessionReply): void {
+  if (reply.redirect !== undefined) res.redirect(302, reply.redirect);
+  else if (reply.json !== undefined) res.status(reply.status ?? 200).json(reply.json);
+  else
+    res
+      .status(reply.status ?? 200)
+      .type('text/plain')
+      .send(reply.text ?? '');
+}
+
+sessionSuite(
+  'Express',
+  async (larder, routes) => {
+    const web = adapt(larder);
+    const app = express();
+    app.use(web.session());
+    for (const route of routes) {
+      const handler: express.RequestHandler = async (req, res) => {
+        const session: Session = req.session;
+        render(res, await route.handle(session, new URL(req.originalUrl, 'http://x').searchParams));
+      };
+      const method = route.method === 'GET' ? 'get' : 'post';
+      if (route.cachePage !== undefined) app[method](route.path, web.cachePage(route.cachePage), handler);
+      else app[method](route.path, handler);
+    }
+
+    // Express's own: a Router mounted under /shop, and a streamed response.
+    const shop = express.Router();
+    shop.post('/cart', async (req, res) => {
+      const cart = await req.session.get('cart', [] as unknown);
+      await req.session.set('cart', [...(cart as string[]), String(req.query.sku)]);
+      res.redirect(303, '/shop/cart');
+    });
+    shop.get('/cart', async (req, res) => {
+      res.json(await req.session.get('cart', [] as unknown));
+    });
+    app.use('/shop', shop);
+    app.post('/stream', async (req, res) => {
+      await req.session.set('streamed', true);
+      res.type('text/plain');
+      res.write('part 1,');
+      res.end(' part 2');
+    });
+
+    // Express logs unhandled errors unless NODE_ENV=test; /throw fails on purpose.
+    app.use(((_error, _req, res, _next) => {
+      res.status(500).type('text/plain').send('failed');
+    }) as express.ErrorRequestHandler);
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    return {
+      base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    };
+  },
+  {
+    extra: (ctx) => {
+      test('req.session in a mounted Router; res.redirect(303) after each change never outruns it', async () => {
+        let cookie: string | undefined;
+        for (const sku of ['sku-1', 'sku-2']) {
+          const res = await call(ctx.base, `/shop/cart?sku=${sku}`, cookie === undefined ? {} : { cookie });
+          assert.equal(res.status, 303);
+          assert.equal(res.headers.get('location'), '/shop/cart');
+          cookie ??= sid(res.cookie()!.value);
+          const cart = await call(ctx.base, '/shop/cart', { method: 'GET', cookie });
+          assert.deepEqual(cart.json(), sku === 'sku-1' ? ['sku-1'] : ['sku-1', 'sku-2']);
+        }
+      });
+
+      test('a streamed response carries the cookie on its headers and ends only once the session is stored', async () => {
+        const res = await call(ctx.base, '/stream');
+        assert.equal(res.status, 200);
+        assert.equal(res.text, 'part 1, part 2');
+        const id = res.cookie()?.value;
+        assert.ok(id);
+        assert.deepEqual((await dataOf(ctx.base, sid(id))).data, { streamed: true });
+      });
+    },
+  },
+);
