@@ -16,6 +16,7 @@ const BENCHMARKS: Array<{ name: string; module: () => Promise<BenchModule> }> = 
   { name: 'cache', module: () => import('./cache.js') },
   { name: 'page-cache', module: () => import('./page-cache.js') },
   { name: 'session', module: () => import('./session.js') },
+  { name: 'ratelimit', module: () => import('./ratelimit.js') },
 ];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -12,6 +12,8 @@ import { redactUrl } from './config/location.js';
 import type { RedisLocation } from './config/types.js';
 import { BackendUnavailableError, ConfigError } from './errors.js';
 import { invalidatePage } from './http/page-cache.js';
+import { createRateLimiter, type RateLimiterSpec } from './ratelimit/create.js';
+import type { RateLimiter } from './ratelimit/limiter.js';
 import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
 import { ConnectionManager, type ConnectionRole } from './redis/manager.js';
 import { SessionManager } from './session/manager.js';
@@ -51,6 +53,7 @@ export class Larder {
   readonly caches: Readonly<Record<string, Cache>>;
   #cacheInstances = new Map<string, Cache>();
   #sessions: SessionManager | undefined;
+  #limiters = new Map<string, RateLimiter>();
   #closed = false;
 
   constructor(config: ResolvedConfig) {
@@ -128,6 +131,30 @@ export class Larder {
       throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
     this.#sessions ??= new SessionManager(this);
     return this.#sessions;
+  }
+
+  /**
+   * A rate limiter (DESIGN §4.4): a configured limit by name, several names checked and
+   * consumed together, or a limiter given in code. Named ones are created once.
+   *
+   * @example
+   * const api = larder.rateLimiter('api');                       // config.rateLimits.api
+   * const both = larder.rateLimiter(['perSecond', 'perHour']);   // all or nothing, one round trip
+   * const login = larder.rateLimiter({ name: 'login', limit: 5, window: '15m' });
+   * const { allowed, retryAfter } = await api.consume(`ip:${ip}`);
+   */
+  rateLimiter(spec: string | readonly string[] | RateLimiterSpec): RateLimiter {
+    if (this.#closed)
+      throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
+    if (typeof spec !== 'string' && !Array.isArray(spec))
+      return createRateLimiter(this, spec as RateLimiterSpec);
+    const id = typeof spec === 'string' ? spec : spec.join('\u0000');
+    let limiter = this.#limiters.get(id);
+    if (!limiter) {
+      limiter = createRateLimiter(this, spec);
+      this.#limiters.set(id, limiter);
+    }
+    return limiter;
   }
 
   /**

@@ -9,12 +9,16 @@
  * - Sessions (`web.session()`): sign-in with `session.login`, a cart, and "your devices"
  *   from the per-user index (see account.ts and cart.ts).
  * - The sidebar is a `{% cache %}` fragment per signed-in user.
+ * - `/api/products` is the catalog as JSON, rate-limited by `web.rateLimit('api')` (the
+ *   `rateLimits.api` config: 429 with `Retry-After` and `RateLimit` headers past it), and
+ *   sign-in is guarded against password guessing by `createLoginGuard` (see account.ts).
  */
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import type { Larder } from 'larder';
 import { adapt } from 'larder/express';
 import { installCacheTag } from 'larder/nunjucks';
+import { createLoginGuard, type LoginGuardOptions } from 'larder/ratelimit';
 import nunjucks from 'nunjucks';
 import { accountRoutes } from './account.js';
 import { cartRoutes } from './cart.js';
@@ -62,9 +66,25 @@ function sameOrigin(req: Request, res: Response, next: NextFunction) {
   next();
 }
 
-/** Builds the storefront app on a Larder (the caller owns and closes it). */
-export function createApp(larder: Larder) {
+/** What the demo lets a caller (server.ts, the tests) change. */
+export interface StorefrontOptions {
+  /** The sign-in guard's limits. @default 5 wrong passwords per user name + address per 15 minutes, 100 per address per day */
+  loginGuard?: LoginGuardOptions;
+}
+
+/**
+ * The limits server.ts starts the demo with: small enough to see the API refuse a burst of
+ * reloads (or `for i in $(seq 31); do curl -s -o /dev/null -w '%{http_code} ' …; done`).
+ */
+export const RATE_LIMITS = { api: { limit: 30, window: 60 } };
+
+/**
+ * Builds the storefront app on a Larder (the caller owns and closes it). The Larder needs a
+ * `rateLimits.api` limit, as {@link RATE_LIMITS}.
+ */
+export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   const web = adapt(larder);
+  const guard = createLoginGuard(larder, options.loginGuard);
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(views), { autoescape: true });
   installCacheTag(env, larder);
   const app = express();
@@ -112,12 +132,16 @@ export function createApp(larder: Larder) {
     await render(req, res, 'home.njk', { title: 'Home', report: await larder.health() });
   });
 
+  // What the catalog page says about the API's limit (config windows are in ms).
+  const apiLimit = larder.config.rateLimits.api;
+  const api = apiLimit && { limit: apiLimit.limit, window: apiLimit.window / 1000 };
+
   const catalog = async (req: Request, res: Response, region: Region) => {
     const started = performance.now();
     const { products, loaded } = await productsFor(region);
     const ms = (performance.now() - started).toFixed(1);
     res.set('Server-Timing', `cache;desc="${loaded ? 'miss' : 'hit'}";dur=${ms}`);
-    await render(req, res, 'catalog.njk', { title: `Catalog (${region})`, region, products, loaded });
+    await render(req, res, 'catalog.njk', { title: `Catalog (${region})`, region, products, loaded, api });
   };
 
   // The catalog pages are cached whole, for a minute, per Cookie header (the region cookie).
@@ -150,7 +174,20 @@ export function createApp(larder: Larder) {
     res.cookie('region', region, { path: '/', sameSite: 'lax', httpOnly: true }).redirect(303, '/products');
   });
 
-  app.use(accountRoutes(larder, web, render));
+  // The JSON API: every /api route shares the `api` limit, per visitor (signed-in user id,
+  // else client address).
+  app.use('/api', web.rateLimit('api'));
+  app.get('/api/products', async (req, res) => {
+    const asked = String(req.query.region ?? regionOf(req));
+    if (!REGIONS.includes(asked as Region)) {
+      res.status(404).json({ error: `Unknown region; try ${REGIONS.join(', ')}.` });
+      return;
+    }
+    const { products } = await productsFor(asked as Region);
+    res.json({ region: asked, products });
+  });
+
+  app.use(accountRoutes(larder, web, render, guard));
   app.use(cartRoutes(web, render, (req) => productsFor(regionOf(req))));
 
   return app;

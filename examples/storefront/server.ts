@@ -3,9 +3,9 @@
  * Redis when REDIS_URL is set. Listens on PORT (default 8000).
  */
 import { createLarder } from 'larder';
-import { createApp } from './app.js';
+import { createApp, RATE_LIMITS } from './app.js';
 
-const larder = createLarder();
+const larder = createLarder({ rateLimits: RATE_LIMITS });
 const app = createApp(larder);
 const port = Number(process.env.PORT ?? 8000);
 const server = app.listen(port, () => {

@@ -4,6 +4,7 @@
  * `adapt(larder)` returns the same factories as `larder/fastify` and `larder/hono`;
  * only what they return differs (here: Express middleware).
  */
+import { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import {
   addNeverCacheHeaders,
@@ -12,6 +13,7 @@ import {
   patchCacheControl,
   patchVaryHeaders,
 } from '../http/cache-headers.js';
+import { clientAddress } from '../http/client-ip.js';
 import { healthResponse } from '../http/health.js';
 import {
   type CachePageOptions,
@@ -20,7 +22,14 @@ import {
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
-import { applySessionHeaders, errorResponse, openSession, type SessionCommit } from '../http/session.js';
+import {
+  createRateLimit,
+  defaultSubject,
+  mergeHeader,
+  type RateLimitOptions,
+  type RateLimitSpec,
+} from '../http/ratelimit.js';
+import { errorResponse, openSession, type SessionCommit } from '../http/session.js';
 import type { Larder } from '../larder.js';
 import type { Session } from '../session/session.js';
 
@@ -75,9 +84,19 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
           }
           return commit;
         };
-        onHeaders(res, (headers) => {
-          const decided = decide();
-          if (decided) applySessionHeaders(headers, decided);
+        onHeaders(res, {
+          direct: (response) => {
+            const decided = decide();
+            if (!decided) return;
+            if (decided.vary) {
+              const vary: HeaderRecord = {
+                vary: response.getHeader('vary') as string | string[] | undefined,
+              };
+              patchVaryHeaders(vary, ['Cookie']);
+              response.setHeader('vary', vary.vary as string);
+            }
+            if (decided.setCookie !== undefined) response.appendHeader('set-cookie', decided.setCookie);
+          },
         });
         const end = res.end;
         res.end = function sessionEnd(this: Response, ...args: unknown[]) {
@@ -172,7 +191,42 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
         }
       };
     },
+    /**
+     * Rate limiting (DESIGN §4.4): middleware that counts each request against `spec` (a
+     * configured name, several names, a spec in code, or a `RateLimiter`) for the logged-in
+     * user (`web.session()` placed before) or else the client address (`trustProxy` decides
+     * whether `X-Forwarded-For` is believed). Past the limit: 429 problem+json with
+     * `Retry-After`; the `RateLimit` / `RateLimit-Policy` headers on every answer; with a
+     * `ladder`, 403 for a banned subject; 503 when the limiter fails closed.
+     *
+     * @example
+     * app.use(web.session());
+     * app.use('/api', web.rateLimit('api'));
+     * app.post('/login', web.rateLimit({ name: 'login', limit: 5, window: '15m' }, { ladder: { after: 3, within: '1h', ban: '1h' } }), login);
+     */
+    rateLimit(spec: RateLimitSpec, limitOptions: RateLimitOptions<Request> = {}) {
+      const check = createRateLimit(larder, spec, limitOptions);
+      const addressOf = clientAddress(options.trustProxy);
+      return function rateLimit(req: Request, res: Response, next: NextFunction) {
+        check(req, () => defaultSubject(req.session, () => addressOf(req))).then((decision) => {
+          if (decision.allowed) {
+            addRateLimitHeaders(res, decision.headers);
+            next();
+            return;
+          }
+          addRateLimitHeaders(res, decision.response.headers);
+          res.status(decision.response.status).send(decision.response.body);
+        }, next);
+      };
+    },
   };
+}
+
+/** Sets rate-limit headers, joining the `RateLimit` Lists an earlier limiter put there. */
+function addRateLimitHeaders(res: Response, headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    res.setHeader(name, mergeHeader(name, res.getHeader(name), value));
+  }
 }
 
 /** The core's view of an Express request. */
@@ -200,36 +254,72 @@ function applyHeaders(res: Response, before: HeaderRecord, after: HeaderRecord):
 }
 
 const PATCHES = Symbol('larder.headerPatches');
+const HOOKED = Symbol('larder.writeHeadHooked');
 const CAPTURED = Symbol('larder.pageCaptured');
 type Captured = Response & { [CAPTURED]?: boolean };
-type Patchable = Response & { [PATCHES]?: Array<(headers: HeaderRecord) => void> };
+/** A patch edits a header record (`neverCache`, `varyOn…`) or, marked `direct`, the response itself (sessions). */
+type HeaderPatch = ((headers: HeaderRecord) => void) | { direct: (res: Response) => void };
+type Patchable = Response & { [PATCHES]?: HeaderPatch[]; [HOOKED]?: true };
 
 /**
  * Runs `patch` on the response headers just before they are sent — or earlier, when the
  * page cache captures the response (it must store the headers the client will see).
  */
-function onHeaders(res: Response, patch: (headers: HeaderRecord) => void): void {
+function onHeaders(res: Response, patch: HeaderPatch): void {
   const patchable = res as Patchable;
-  if (patchable[PATCHES]) {
-    patchable[PATCHES].push(patch);
-    return;
-  }
-  patchable[PATCHES] = [patch];
-  const writeHead = res.writeHead;
-  res.writeHead = function patched(this: Response, ...args: unknown[]) {
-    flushHeaderPatches(res);
-    return (writeHead as (...a: unknown[]) => Response).apply(this, args);
-  } as typeof res.writeHead;
+  if (patchable[PATCHES]) patchable[PATCHES].push(patch);
+  else patchable[PATCHES] = [patch];
+  hookWriteHead(patchable);
 }
 
-/** Applies (once) the header patches registered by neverCache, cacheControl, varyOn…. */
+/**
+ * Makes `writeHead` apply the patches first. On Express the hook goes once on the
+ * `express.response` prototype all apps' responses inherit from (Express's own extension
+ * point): assigning a wrapper to every response object, as on-headers does, gives each its
+ * own shape, and cost about a quarter of a session request's throughput in
+ * bench/session.ts. A response that is not Express's gets its own wrapper.
+ */
+function hookWriteHead(res: Patchable): void {
+  if (res[HOOKED]) return;
+  let target: object = res;
+  for (let proto = Object.getPrototypeOf(res); proto && proto !== ServerResponse.prototype; ) {
+    const parent = Object.getPrototypeOf(proto);
+    if (parent === ServerResponse.prototype) target = proto;
+    proto = parent;
+  }
+  const hooked = target as Patchable;
+  const original = hooked.writeHead;
+  Object.defineProperty(hooked, 'writeHead', {
+    value: function writeHead(this: Response, ...args: unknown[]) {
+      flushHeaderPatches(this);
+      return (original as (...a: unknown[]) => Response).apply(this, args);
+    },
+    writable: true,
+    configurable: true,
+  });
+  Object.defineProperty(hooked, HOOKED, { value: true, configurable: true });
+}
+
+/** Applies (once) the header patches registered by session, neverCache, cacheControl, varyOn…. */
 function flushHeaderPatches(res: Response): void {
   const patches = (res as Patchable)[PATCHES];
   if (!patches?.length) return;
-  const before = { ...headersOf(res) };
-  const after = { ...before };
-  for (const patch of patches.splice(0)) patch(after);
-  applyHeaders(res, before, after);
+  const pending = patches.splice(0);
+  let before: HeaderRecord | undefined;
+  let after: HeaderRecord | undefined;
+  for (const patch of pending) {
+    if (typeof patch !== 'function') {
+      // Record patches run on a copy; a direct one sees the response as they left it.
+      if (before && after) applyHeaders(res, before, after);
+      before = after = undefined;
+      patch.direct(res);
+      continue;
+    }
+    before ??= { ...headersOf(res) };
+    after ??= { ...before };
+    patch(after);
+  }
+  if (before && after) applyHeaders(res, before, after);
 }
 
 /** Replaces a response whose session could not be saved with the error's problem+json. */

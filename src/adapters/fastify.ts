@@ -32,6 +32,7 @@ import {
   patchCacheControl,
   patchVaryHeaders,
 } from '../http/cache-headers.js';
+import { clientAddress } from '../http/client-ip.js';
 import { healthResponse } from '../http/health.js';
 import {
   type CachePageOptions,
@@ -40,6 +41,13 @@ import {
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
+import {
+  createRateLimit,
+  defaultSubject,
+  mergeHeader,
+  type RateLimitOptions,
+  type RateLimitSpec,
+} from '../http/ratelimit.js';
 import { errorResponse, openSession, type SessionCommit, type SessionExchange } from '../http/session.js';
 import type { Larder } from '../larder.js';
 import type { Session } from '../session/session.js';
@@ -209,6 +217,41 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
         return reply.code(out.status).headers(out.headers).send(out.body);
       };
     },
+    /**
+     * Rate limiting (DESIGN §4.4): an `onRequest` hook that counts each request against
+     * `spec` (a configured name, several names, a spec in code, or a `RateLimiter`) for the
+     * logged-in user (`web.session()` registered before) or else the client address
+     * (`trustProxy` decides whether `X-Forwarded-For` is believed). Past the limit: 429
+     * problem+json with `Retry-After`; the `RateLimit` / `RateLimit-Policy` headers on every
+     * answer; with a `ladder`, 403 for a banned subject; 503 when the limiter fails closed.
+     * It sets its headers itself, so it needs no `web.plugin`: use it on a route, or with
+     * `addHook` for every route of a scope.
+     *
+     * @example
+     * app.get('/api/products', { onRequest: web.rateLimit('api') }, listProducts);
+     * app.addHook('onRequest', web.rateLimit({ name: 'global', limit: 1000, window: '1m' }));
+     */
+    rateLimit(
+      spec: RateLimitSpec,
+      limitOptions: RateLimitOptions<FastifyRequest> = {},
+    ): onRequestHookHandler {
+      const check = createRateLimit(larder, spec, limitOptions);
+      const addressOf = clientAddress(options.trustProxy);
+      return function rateLimit(request, reply, done) {
+        check(request, () => defaultSubject(request.session, () => addressOf(request.raw))).then(
+          (decision) => {
+            if (decision.allowed) {
+              addRateLimitHeaders(reply, decision.headers);
+              done();
+              return;
+            }
+            addRateLimitHeaders(reply, decision.response.headers);
+            reply.code(decision.response.status).send(decision.response.body);
+          },
+          (error: Error) => done(error),
+        );
+      };
+    },
   };
 
   const plugin = fastifyPlugin(
@@ -231,6 +274,13 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
      */
     readonly plugin: FastifyPluginCallback;
   };
+}
+
+/** Sets rate-limit headers, joining the `RateLimit` Lists an earlier limiter put there. */
+function addRateLimitHeaders(reply: FastifyReply, headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    reply.header(name, mergeHeader(name, reply.getHeader(name), value));
+  }
 }
 
 /** What a reply owes larder's `onSend` step. */

@@ -621,6 +621,13 @@ export function resolveConfig(input?: LarderConfig, env: NodeJS.ProcessEnv = pro
   const rateLimits: Record<string, ResolvedRateLimitConfig> = {};
   for (const [name, limit] of Object.entries(cfg.rateLimits ?? {})) {
     const path = appendKey('rateLimits', name);
+    if (!/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+      throw new ConfigError(
+        path,
+        name,
+        'a limit name of letters, digits, _ . - (it appears in headers and keys)',
+      );
+    }
     const algorithm = limit.algorithm ?? 'fixed-window';
     if (limit.burst !== undefined && algorithm !== 'token-bucket') {
       throw new ConfigError(

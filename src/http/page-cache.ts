@@ -27,6 +27,13 @@ import {
   varyHeaders,
 } from './cache-headers.js';
 
+/**
+ * Headers that describe one response, not the page: never stored. A rate limiter's state
+ * replayed from the cache would be wrong for every later client (draft-ietf-httpapi-
+ * ratelimit-headers-10 §7.3 tells clients to ignore it on cached responses).
+ */
+const PER_RESPONSE = new Set(['cache-status', 'ratelimit', 'ratelimit-policy', 'retry-after']);
+
 /** What the core needs to know about a request. */
 export interface PageRequest {
   method: string;
@@ -257,7 +264,7 @@ export class PageCache {
     return {
       status: response.status,
       headers: Object.entries(response.headers)
-        .filter(([name, v]) => v !== undefined && name !== 'cache-status')
+        .filter(([name, v]) => v !== undefined && !PER_RESPONSE.has(name))
         .map(([k, v]) => [k, Array.isArray(v) ? v.join(', ') : String(v)]),
       body: isUtf8(response.body) ? response.body.toString('utf8') : new Uint8Array(response.body),
       storedAt: Date.now(),

@@ -10,7 +10,6 @@
  * outruns its session write. Nothing is written for a 5xx response.
  */
 import { parse as parseCookies, serialize as serializeCookie } from 'cookie';
-import { LarderError } from '../errors.js';
 import type { SessionManager } from '../session/manager.js';
 import type { Session, SessionData } from '../session/session.js';
 import { type HeaderRecord, patchVaryHeaders } from './cache-headers.js';
@@ -130,23 +129,8 @@ export function applySessionHeaders(headers: HeaderRecord, commit: SessionCommit
       : [...(Array.isArray(existing) ? existing : [String(existing)]), commit.setCookie];
 }
 
-/**
- * The response for an error raised while committing a session (`SessionInterruptedError`
- * 400, `SessionTooLargeError` 413, `BackendUnavailableError` 503), as problem+json.
- * Anything that is not a larder error with a status is rethrown.
- */
-export function errorResponse(error: unknown): {
-  status: number;
-  headers: Record<string, string>;
-  body: string;
-} {
-  if (!(error instanceof LarderError) || error.status === undefined) throw error;
-  return {
-    status: error.status,
-    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store' },
-    body: JSON.stringify(error.toProblem()),
-  };
-}
+/** Moved to `problem.ts` (the rate limiter renders errors too); re-exported for the adapters. */
+export { errorResponse } from './problem.js';
 
 /** The value of cookie `name` in a `Cookie` header, without parsing the rest when it is absent. */
 function cookieValue(header: string, name: string): string | undefined {

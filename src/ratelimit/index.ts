@@ -1,7 +1,24 @@
 /**
- * @module larder/ratelimit — rate limiting (issue 6).
- *
- * This entry point exists so the package's export map resolves; the capability lands
- * with its issue. See the README's status table.
+ * @module larder/ratelimit — rate limiting: fixed window, sliding window and GCRA, several
+ * limits on one subject checked in one atomic call, memory and Redis stores.
  */
-export const available = false;
+export { createRateLimiter, type RateLimiterSpec } from './create.js';
+export {
+  normalizeRule,
+  type OutageOptions,
+  RateLimiter,
+  type RateLimiterOptions,
+  type RateLimitResult,
+  type RateLimitRuleOptions,
+  type RuleResult,
+} from './limiter.js';
+export {
+  createLoginGuard,
+  type LoginCheck,
+  type LoginGuard,
+  type LoginGuardOptions,
+  type LoginLimit,
+} from './login-guard.js';
+export { type MemoryRateLimitStoreOptions, memoryRateLimitStore } from './memory.js';
+export { type RedisRateLimitStoreOptions, redisRateLimitStore } from './redis.js';
+export type { Algorithm, RateLimitStore, Rule, RuleOutcome } from './store.js';

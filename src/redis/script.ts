@@ -10,10 +10,11 @@
 import { createHash } from 'node:crypto';
 import type { RedisConnection, SendOptions } from './connection.js';
 
-/** A Lua script with a fixed number of KEYS. */
+/** A Lua script with a fixed number of KEYS (or any number ≥ 1, defined with -1). */
 export interface LuaScript {
   readonly source: string;
   readonly sha1: string;
+  /** -1: any number of keys, at least one. */
   readonly numberOfKeys: number;
   /** Runs the script on `conn` with KEYS and ARGV; `readonly` allows a replica (EVALSHA_RO). */
   run<T = unknown>(
@@ -46,11 +47,13 @@ export function defineScript(numberOfKeys: number, source: string): LuaScript {
       args: ReadonlyArray<string | Buffer | number> = [],
       options: Omit<SendOptions, 'key'> = {},
     ): Promise<T> {
-      if (keys.length !== numberOfKeys) {
-        throw new TypeError(`This script takes ${numberOfKeys} keys; got ${keys.length}.`);
+      if (numberOfKeys >= 0 ? keys.length !== numberOfKeys : keys.length === 0) {
+        throw new TypeError(
+          `This script takes ${numberOfKeys >= 0 ? numberOfKeys : 'one or more'} keys; got ${keys.length}.`,
+        );
       }
       const tail = [
-        String(numberOfKeys),
+        String(keys.length),
         ...keys,
         ...args.map((a) => (typeof a === 'number' ? String(a) : a)),
       ];

@@ -71,6 +71,7 @@ export class SessionManager {
       expireAtBrowserClose: config.expireAtBrowserClose,
       maxBytes: config.maxBytes,
       touchAfter: config.touchAfter,
+      touched: new BoundedMap(10_000),
       saveEveryRequest: config.saveEveryRequest,
       cookieName: config.cookie.name,
       now,
@@ -139,5 +140,18 @@ export function createSessionStore(
       return signedCookieStore({ secrets: config.secrets, maxBytes: config.maxBytes });
     case 'memory':
       return memorySessionStore({ now });
+  }
+}
+
+/** A Map that forgets everything once it holds `limit` entries (cheap, and enough for touch dedup). */
+class BoundedMap<K, V> extends Map<K, V> {
+  readonly #limit: number;
+  constructor(limit: number) {
+    super();
+    this.#limit = limit;
+  }
+  override set(key: K, value: V): this {
+    if (this.size >= this.#limit) this.clear();
+    return super.set(key, value);
   }
 }

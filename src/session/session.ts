@@ -27,6 +27,11 @@ export interface SessionPolicy {
   maxBytes: number;
   /** Refresh an unmodified session's expiry at most this often, ms. */
   touchAfter: number;
+  /**
+   * When this process last touched each session id: concurrent requests of one session that
+   * all find it due would otherwise each send a touch. Bounded by the owner.
+   */
+  touched?: Map<string, number>;
   saveEveryRequest: boolean;
   cookieName: string;
   now: () => number;
@@ -458,12 +463,13 @@ export class Session<Data extends SessionData = SessionData> {
     // A session stored under an id the client does not hold yet (saved early by incr or an
     // explicit save) still needs its cookie.
     if (this.#needsWrite() || this.#policy.saveEveryRequest || this.key !== this.#sentKey) return 'write';
-    if (
-      this.#state === 'stored' &&
-      this.#meta &&
-      this.#policy.now() - this.#meta.lastSeen >= this.#policy.touchAfter
-    ) {
-      return 'touch';
+    if (this.#state === 'stored' && this.#meta && this.key !== null) {
+      const now = this.#policy.now();
+      const seen = Math.max(this.#meta.lastSeen, this.#policy.touched?.get(this.key) ?? 0);
+      if (now - seen >= this.#policy.touchAfter) {
+        this.#policy.touched?.set(this.key, now);
+        return 'touch';
+      }
     }
     return 'none';
   }

@@ -8,24 +8,32 @@ import { createHash, randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { type Browser, chromium } from 'playwright-core';
-import { createApp } from '../../examples/storefront/app.js';
+import { createApp, RATE_LIMITS, type StorefrontOptions } from '../../examples/storefront/app.js';
 import { makeFragmentKey } from '../../src/cache/fragment.js';
 import { createLarder } from '../../src/larder.js';
 import { redisUrlFor } from '../support/conformance.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 
-async function serve(larder: ReturnType<typeof createLarder>) {
-  const server = createApp(larder as never).listen(0, '127.0.0.1');
+/**
+ * Serves the demo on a free port. The login guard's keys get a prefix of their own: every
+ * request comes from 127.0.0.1, and the Redis server is shared.
+ */
+async function serve(larder: ReturnType<typeof createLarder>, options: StorefrontOptions = {}) {
+  const loginGuard = { prefix: `storefront-test-${randomUUID()}`, ...options.loginGuard };
+  const server = createApp(larder as never, { ...options, loginGuard }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   return { base, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 /** A Larder for `mode`, with sessions under a prefix of their own (the Redis server is shared). */
-function larderFor(mode: 'memory' | 'redis') {
+function larderFor(mode: 'memory' | 'redis', rateLimits: typeof RATE_LIMITS = RATE_LIMITS) {
   const env = mode === 'redis' ? { REDIS_URL: redisUrlFor('standalone') } : {};
-  return createLarder({ logger: false, sessions: { prefix: `storefront-test:${randomUUID()}` } }, env);
+  return createLarder(
+    { logger: false, sessions: { prefix: `storefront-test:${randomUUID()}` }, rateLimits },
+    env,
+  );
 }
 
 /** A fetch client with a cookie jar, for the HTTP-level tests. */
@@ -50,11 +58,17 @@ function client(base: string, userAgent = 'storefront-test') {
   return { jar, request, post };
 }
 
+/** The login form for `username` with the demo's password: the user id backwards. */
+const credentials = (username: string, password = [...username.toLowerCase()].reverse().join('')) => ({
+  username,
+  password,
+});
+
 /** The devices page's handle for a session id (what account.ts shows instead of the id). */
 const handleOf = (id: string) => createHash('sha256').update(id).digest('base64url').slice(0, 16);
 
 test('embedded default: the page says so and health is ok with no connections', async () => {
-  const larder = createLarder({ logger: false }, {});
+  const larder = createLarder({ logger: false, rateLimits: RATE_LIMITS }, {});
   const { base, close } = await serve(larder);
   try {
     const page = await fetch(`${base}/`);
@@ -75,7 +89,10 @@ test('embedded default: the page says so and health is ok with no connections', 
 });
 
 test('with REDIS_URL: the page shows the Redis connection up, with its round trip', async () => {
-  const larder = createLarder({ logger: false }, { REDIS_URL: redisUrlFor('standalone') });
+  const larder = createLarder(
+    { logger: false, rateLimits: RATE_LIMITS },
+    { REDIS_URL: redisUrlFor('standalone') },
+  );
   const { base, close } = await serve(larder);
   try {
     const html = await (await fetch(`${base}/`)).text();
@@ -92,7 +109,11 @@ test('with REDIS_URL: the page shows the Redis connection up, with its round tri
 
 test('health answers 503 when Redis is unreachable', async () => {
   const larder = createLarder(
-    { logger: false, redis: { url: 'redis://127.0.0.1:1', connectTimeout: '200ms' } },
+    {
+      logger: false,
+      redis: { url: 'redis://127.0.0.1:1', connectTimeout: '200ms' },
+      rateLimits: RATE_LIMITS,
+    },
     {},
   );
   const { base, close } = await serve(larder);
@@ -114,7 +135,7 @@ test('a form posted from another site is refused before it reaches the session',
       method: 'POST',
       redirect: 'manual',
       headers: { origin: 'https://evil.example' },
-      body: new URLSearchParams({ username: 'mallory' }),
+      body: new URLSearchParams(credentials('mallory')),
     });
     assert.equal(forged.status, 403);
     assert.deepEqual(forged.headers.getSetCookie(), []);
@@ -122,7 +143,7 @@ test('a form posted from another site is refused before it reaches the session',
       method: 'POST',
       redirect: 'manual',
       headers: { origin: base },
-      body: new URLSearchParams({ username: 'alice' }),
+      body: new URLSearchParams(credentials('alice')),
     });
     assert.equal(own.status, 303);
     assert.match(own.headers.getSetCookie()[0] ?? '', /^sessionid=/);
@@ -167,7 +188,7 @@ for (const mode of ['memory', 'redis'] as const) {
       assert.match(await anonymous.text(), /id="greeting">Sign in</);
 
       const alice = client(base);
-      assert.equal((await alice.post('/login', { username: 'Alice' })).status, 303);
+      assert.equal((await alice.post('/login', credentials('Alice'))).status, 303);
       for (let i = 0; i < 2; i++) {
         const page = await alice.request('/products/us');
         assert.equal(page.headers.get('cache-control'), 'private');
@@ -194,8 +215,8 @@ for (const mode of ['memory', 'redis'] as const) {
     try {
       const alice = client(base);
       const bob = client(base);
-      await alice.post('/login', { username: 'alice' });
-      await bob.post('/login', { username: 'bob' });
+      await alice.post('/login', credentials('alice'));
+      await bob.post('/login', credentials('bob'));
       const alicePage = await (await alice.request('/products/us')).text();
       const bobPage = await (await bob.request('/products/us')).text();
       assert.match(alicePage, /Signed in as alice/);
@@ -227,7 +248,7 @@ for (const mode of ['memory', 'redis'] as const) {
       assert.ok(anonymousId, 'adding to the cart starts a session');
       const cart = await (await visitor.request('/cart')).text();
       assert.match(cart, /class="quantity">2</);
-      await visitor.post('/login', { username: 'carol' });
+      await visitor.post('/login', credentials('carol'));
       const signedIn = visitor.jar.get('sessionid');
       assert.ok(signedIn);
       assert.notEqual(signedIn, anonymousId, 'login cycles the session id');
@@ -248,8 +269,8 @@ for (const mode of ['memory', 'redis'] as const) {
       const phone = client(base, 'phone');
       const tablet = client(base, 'tablet');
       const bob = client(base, 'bob-browser');
-      for (const device of [laptop, phone, tablet]) await device.post('/login', { username: 'alice' });
-      await bob.post('/login', { username: 'bob' });
+      for (const device of [laptop, phone, tablet]) await device.post('/login', credentials('alice'));
+      await bob.post('/login', credentials('bob'));
 
       // alice posts the handle of bob's session: not one of hers, so nothing happens.
       const bobHandle = handleOf(bob.jar.get('sessionid') as string);
@@ -283,6 +304,97 @@ for (const mode of ['memory', 'redis'] as const) {
     }
   });
 
+  test(`the JSON API answers 429 with Retry-After and RateLimit headers past its limit (${mode})`, async () => {
+    // A limit of 3 a minute (the demo's is 30), for the test's own signed-in user: the API
+    // counts per user id when there is one, so no other test's requests share the count.
+    const larder = larderFor(mode, { api: { limit: 3, window: 60 } });
+    const { base, close } = await serve(larder);
+    try {
+      const visitor = client(base);
+      const name = `api-${randomUUID().slice(0, 8)}`;
+      assert.equal((await visitor.post('/login', credentials(name))).status, 303);
+      for (let remaining = 2; remaining >= 0; remaining--) {
+        const res = await visitor.request('/api/products?region=eu');
+        assert.equal(res.status, 200);
+        assert.equal(res.headers.get('ratelimit-policy'), '"api";q=3;w=60');
+        assert.match(res.headers.get('ratelimit') ?? '', new RegExp(`^"api";r=${remaining};t=(59|60)$`));
+        const body = (await res.json()) as any;
+        assert.equal(body.region, 'eu');
+        assert.equal(body.products[0].currency, 'EUR');
+      }
+      const refused = await visitor.request('/api/products?region=eu');
+      assert.equal(refused.status, 429);
+      const retryAfter = Number(refused.headers.get('retry-after'));
+      assert.ok(retryAfter >= 1 && retryAfter <= 60, `Retry-After: ${retryAfter}`);
+      assert.equal(refused.headers.get('ratelimit-policy'), '"api";q=3;w=60');
+      assert.equal(refused.headers.get('ratelimit'), `"api";r=0;t=${retryAfter}`);
+      assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json\b/);
+      const problem = (await refused.json()) as any;
+      assert.equal(problem.type, 'https://iana.org/assignments/http-problem-types#quota-exceeded');
+      assert.equal(problem.status, 429);
+      assert.deepEqual(problem['violated-policies'], ['api']);
+      // The catalog page says where to look.
+      const page = await (await visitor.request('/products/eu')).text();
+      assert.match(page, /at most 3 requests per 60 seconds per visitor/);
+      if (mode === 'memory') {
+        // An anonymous visitor counts by address, apart from the signed-in user.
+        assert.equal((await fetch(`${base}/api/products`)).status, 200);
+      }
+    } finally {
+      await close();
+      await larder.close();
+    }
+  });
+
+  test(`sign-in refuses the 6th wrong password and, while blocked, the right one; a success resets the count (${mode})`, async () => {
+    const larder = larderFor(mode);
+    // A 2-second window in place of 15 minutes, so the block ends within the test.
+    const { base, close } = await serve(larder, { loginGuard: { perUserAndIp: { limit: 5, window: 2 } } });
+    try {
+      const page = await (await fetch(`${base}/login`)).text();
+      assert.match(page, /After 5 wrong passwords for one user name from\s+your address/);
+      const visitor = client(base);
+      const wrong = credentials('Dave', 'hunter2');
+      for (let i = 1; i <= 4; i++) {
+        const res = await visitor.post('/login', wrong);
+        assert.equal(res.status, 200);
+        assert.match(await res.text(), new RegExp(`Wrong password for Dave\\. ${5 - i} attempts? left\\.`));
+      }
+      const fifth = await visitor.post('/login', wrong);
+      assert.equal(fifth.status, 200);
+      assert.match(await fifth.text(), /That was the last attempt: try again in [12] seconds?\./);
+
+      const sixth = await visitor.post('/login', wrong);
+      assert.equal(sixth.status, 429);
+      const retryAfter = Number(sixth.headers.get('retry-after'));
+      assert.ok(retryAfter >= 1 && retryAfter <= 2, `Retry-After: ${retryAfter}`);
+      assert.match(
+        await sixth.text(),
+        /id="login-error">Too many wrong passwords from your address\. Try again in [12] seconds?\.</,
+      );
+      const right = await visitor.post('/login', credentials('dave'));
+      assert.equal(right.status, 429, 'the right password is refused while blocked');
+      assert.equal(visitor.jar.has('sessionid'), false, 'and nobody is signed in');
+      // The block is per user name: another user from the same address signs in.
+      assert.equal((await client(base).post('/login', credentials('erin'))).status, 303);
+
+      await new Promise((resolve) => setTimeout(resolve, retryAfter * 1000 + 100));
+      for (let i = 0; i < 2; i++) await visitor.post('/login', wrong);
+      const signedIn = await visitor.post('/login', credentials('DAVE'));
+      assert.equal(signedIn.status, 303, 'after the block, the right password signs in');
+      assert.ok(visitor.jar.has('sessionid'));
+      const after = await visitor.post('/login', wrong);
+      assert.match(
+        await after.text(),
+        /Wrong password for Dave\. 4 attempts left\./,
+        'the success cleared the count',
+      );
+    } finally {
+      await close();
+      await larder.close();
+    }
+  });
+
   test(`in Chromium (${mode}): login, cart, two devices, revoke one, logout; the cookie is HttpOnly and SameSite=Lax`, async () => {
     const larder = larderFor(mode);
     await larder.cache().clear();
@@ -299,8 +411,9 @@ for (const mode of ['memory', 'redis'] as const) {
 
       const signIn = async (page: typeof onLaptop, username: string) => {
         await page.goto('/login');
-        await page.getByText('there are no passwords').waitFor();
+        await page.getByText('its password is the user name backwards').waitFor();
         await page.fill('input[name="username"]', username);
+        await page.fill('input[name="password"]', credentials(username).password);
         await Promise.all([page.waitForURL('**/products'), page.click('#login')]);
       };
       const addToCart = async (sku: string) => {

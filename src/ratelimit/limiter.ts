@@ -1,0 +1,298 @@
+/**
+ * `RateLimiter`: one or several rules (10/s and 1000/h) on a subject, checked and consumed
+ * together in one store call. Owns the policy: rule validation, keys (every key of a
+ * subject shares a Redis hash tag), cost checks and what happens when Redis is down —
+ * an in-memory insurance limiter by default, or fail open / fail closed.
+ */
+import { createHash } from 'node:crypto';
+import { parseDuration } from '../config/duration.js';
+import { BackendUnavailableError, ConfigError, RateLimitedError } from '../errors.js';
+import { isAvailabilityError } from '../redis/connection.js';
+import { memoryRateLimitStore } from './memory.js';
+import type { Algorithm, RateLimitStore, Rule, RuleOutcome } from './store.js';
+
+const ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'token-bucket'];
+
+/**
+ * One rule as the app writes it: a number of seconds or a string like `'1m'` for `window`.
+ *
+ * @example { name: 'burst', limit: 10, window: 1 }
+ */
+export interface RateLimitRuleOptions {
+  /** Names the rule in keys and in the `RateLimit-Policy` header. @default the limiter's name */
+  name?: string;
+  limit: number;
+  window: number | string;
+  /** @default 'fixed-window' */
+  algorithm?: Algorithm;
+  /** token-bucket only: calls a full bucket allows at once. @default limit */
+  burst?: number;
+}
+
+/** What happens to a check while the store is unreachable. */
+export interface OutageOptions {
+  /**
+   * Count in this process while Redis is down (rate-limiter-flexible's insurance limiter):
+   * limits stay enforced per process instead of across them. @default true
+   */
+  insurance?: boolean;
+  /** Without insurance: allow every call (`true`) or refuse with `BackendUnavailableError` 503. @default false */
+  failOpen?: boolean;
+}
+
+/** The state of one rule after a call; times in seconds. */
+export interface RuleResult {
+  name: string;
+  allowed: boolean;
+  limit: number;
+  /** Window length, seconds. */
+  window: number;
+  remaining: number;
+  resetAfter: number;
+  retryAfter: number;
+}
+
+/**
+ * What `consume` and `peek` answer; times in seconds (fractional). For several rules, the
+ * top-level `limit`, `remaining` and `resetAfter` are the most constrained rule's.
+ */
+export interface RateLimitResult {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Seconds until the most constrained rule is back to its full allowance. */
+  resetAfter: number;
+  /** Seconds until the same call could pass; 0 when it passed. */
+  retryAfter: number;
+  rules: RuleResult[];
+  /** True when the answer came from the insurance limiter or failOpen (the store was down). */
+  degraded: boolean;
+}
+
+/**
+ * Options of {@link RateLimiter}.
+ *
+ * @example
+ * { name: 'api', store, rules: [{ name: 'burst', limit: 10, window: 1 }, { name: 'hourly', limit: 1000, window: '1h' }] }
+ */
+export interface RateLimiterOptions extends OutageOptions {
+  /** Namespaces the keys. */
+  name: string;
+  store: RateLimitStore;
+  rules: Rule[];
+  /** Key prefix. @default 'rl' */
+  prefix?: string;
+  log?: (message: string) => void;
+}
+
+/**
+ * Checks and consumes rate limits.
+ *
+ * @example
+ * const api = larder.rateLimiter('api');
+ * const result = await api.consume(`user:${user.id}`);
+ * if (!result.allowed) return res.status(429).set('Retry-After', String(Math.ceil(result.retryAfter))).end();
+ */
+export class RateLimiter {
+  readonly name: string;
+  readonly rules: readonly Rule[];
+  readonly store: RateLimitStore;
+  readonly #prefix: string;
+  readonly #outage: Required<OutageOptions>;
+  readonly #log: (message: string) => void;
+  #insurance: RateLimitStore | undefined;
+  #warnedAt = 0;
+
+  constructor(options: RateLimiterOptions) {
+    this.name = options.name;
+    this.rules = Object.freeze([...options.rules]);
+    this.store = options.store;
+    this.#prefix = options.prefix ?? 'rl';
+    this.#outage = { insurance: options.insurance ?? true, failOpen: options.failOpen ?? false };
+    this.#log = options.log ?? (() => {});
+  }
+
+  /**
+   * Consumes `cost` (default 1) from every rule for `key`, or from none when any rule
+   * refuses. One round trip on Redis.
+   *
+   * @example const { allowed, retryAfter } = await limiter.consume(`ip:${ip}`);
+   */
+  consume(key: string, options: { cost?: number } = {}): Promise<RateLimitResult> {
+    return this.#run(key, options.cost ?? 1, false);
+  }
+
+  /** What `consume` would answer, consuming nothing. */
+  peek(key: string, options: { cost?: number } = {}): Promise<RateLimitResult> {
+    return this.#run(key, options.cost ?? 1, true);
+  }
+
+  /**
+   * `consume`, throwing `RateLimitedError` (429, with `retryAfter`) when refused.
+   *
+   * @example await larder.rateLimiter('login').hit(`user:${name}`);
+   */
+  async hit(key: string, options: { cost?: number } = {}): Promise<RateLimitResult> {
+    const result = await this.consume(key, options);
+    if (!result.allowed) {
+      throw new RateLimitedError(
+        `Rate limit '${this.name}' exceeded; retry in ${Math.ceil(result.retryAfter)} s.`,
+        result.retryAfter,
+      );
+    }
+    return result;
+  }
+
+  /** Forgets `key`'s counts in every rule (e.g. after a successful login). */
+  async reset(key: string): Promise<void> {
+    if (typeof key !== 'string' || key === '') {
+      throw new TypeError(
+        `rateLimiter('${this.name}'): the key must be a non-empty string; got ${typeof key}.`,
+      );
+    }
+    const keys = this.#keys(key);
+    try {
+      await this.store.reset(keys);
+    } finally {
+      await this.#insurance?.reset(keys);
+    }
+  }
+
+  async #run(key: string, cost: number, peek: boolean): Promise<RateLimitResult> {
+    if (typeof key !== 'string' || key === '') {
+      throw new TypeError(
+        `rateLimiter('${this.name}'): the key must be a non-empty string; got ${typeof key}.`,
+      );
+    }
+    const most = Math.min(...this.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
+    if (!Number.isSafeInteger(cost) || cost < 1 || cost > most) {
+      throw new RangeError(
+        `rateLimiter('${this.name}'): cost must be a whole number from 1 to ${most} (the smallest limit); got ${cost}. ` +
+          'A larger cost could never be allowed.',
+      );
+    }
+    const keys = this.#keys(key);
+    try {
+      return this.#result(await this.store.consume(keys, this.rules, cost, peek), cost, false);
+    } catch (error) {
+      if (!isAvailabilityError(error) || this.store.name === 'memory') throw error;
+      return this.#degraded(keys, cost, peek, error);
+    }
+  }
+
+  async #degraded(keys: string[], cost: number, peek: boolean, error: unknown): Promise<RateLimitResult> {
+    const now = Date.now();
+    if (now - this.#warnedAt > 10_000) {
+      this.#warnedAt = now;
+      const what = this.#outage.insurance
+        ? 'counting in this process (insurance limiter)'
+        : this.#outage.failOpen
+          ? 'allowing every call (failOpen)'
+          : 'refusing calls (503)';
+      this.#log(
+        `larder: rate limiter '${this.name}' cannot reach ${this.store.name}; ${what}. (${String(error)})`,
+      );
+    }
+    if (this.#outage.insurance) {
+      this.#insurance ??= memoryRateLimitStore();
+      return this.#result(await this.#insurance.consume(keys, this.rules, cost, peek), cost, true);
+    }
+    if (this.#outage.failOpen) {
+      const open = this.rules.map((r) => ({
+        allowed: true,
+        remaining: r.limit,
+        resetAfter: 0,
+        retryAfter: 0,
+      }));
+      return this.#result(open, cost, true);
+    }
+    throw error instanceof BackendUnavailableError
+      ? error
+      : new BackendUnavailableError(this.store.name, `rate limiter '${this.name}' cannot check limits.`, {
+          cause: error,
+        });
+  }
+
+  /** One key per rule; the subject in a hash tag so all of them land in one Cluster slot. */
+  #keys(subject: string): string[] {
+    // A subject with braces would end the tag early; a long one would bloat every key.
+    // A hashed tag starts with NUL, which no kept subject contains: the two kinds never meet.
+    const tag =
+      /[{}\0]/.test(subject) || subject.length > 200
+        ? `\0${createHash('sha1').update(subject).digest('base64url')}`
+        : subject;
+    return this.rules.map((rule) => `${this.#prefix}:{${tag}}:${this.name}:${rule.name}`);
+  }
+
+  #result(outcomes: RuleOutcome[], cost: number, degraded: boolean): RateLimitResult {
+    const refused = outcomes.some((o) => !o.allowed);
+    const rules: RuleResult[] = outcomes.map((o, i) => ({
+      name: this.rules[i].name,
+      allowed: o.allowed,
+      limit: this.rules[i].limit,
+      window: this.rules[i].window / 1000,
+      // A rule that would have passed in a refused call had nothing taken from it (a token
+      // bucket holds up to `burst`, which may exceed `limit`).
+      remaining:
+        refused && o.allowed
+          ? Math.min(
+              this.rules[i].algorithm === 'token-bucket' ? this.rules[i].burst : this.rules[i].limit,
+              o.remaining + cost,
+            )
+          : o.remaining,
+      resetAfter: o.resetAfter / 1000,
+      retryAfter: o.retryAfter / 1000,
+    }));
+    const allowed = rules.every((r) => r.allowed);
+    // The most constrained rule: least remaining, then the longest wait.
+    const tightest = rules.reduce((a, b) =>
+      b.remaining < a.remaining || (b.remaining === a.remaining && b.resetAfter > a.resetAfter) ? b : a,
+    );
+    return {
+      allowed,
+      limit: tightest.limit,
+      remaining: tightest.remaining,
+      resetAfter: tightest.resetAfter,
+      retryAfter: allowed ? 0 : Math.max(...rules.map((r) => r.retryAfter)),
+      rules,
+      degraded,
+    };
+  }
+}
+
+/**
+ * Validates a rule given in code (config rules are validated by `resolveConfig`).
+ *
+ * @example normalizeRule({ limit: 10, window: '1s' }, 'api', 'rateLimiter') // { name: 'api', limit: 10, window: 1000, … }
+ */
+export function normalizeRule(input: RateLimitRuleOptions, defaultName: string, path: string): Rule {
+  if (input === null || typeof input !== 'object') {
+    throw new ConfigError(path, input, 'a rule: { limit, window, algorithm?, burst?, name? }');
+  }
+  const { limit, algorithm = 'fixed-window', burst } = input;
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new ConfigError(`${path}.limit`, limit, 'a whole number of calls, 1 or more');
+  }
+  const window = parseDuration(input.window, `${path}.window`) as number;
+  if (!(window > 0)) throw new ConfigError(`${path}.window`, input.window, 'a duration greater than zero');
+  if (!ALGORITHMS.includes(algorithm)) {
+    throw new ConfigError(`${path}.algorithm`, algorithm, ALGORITHMS.map((a) => `'${a}'`).join(', '));
+  }
+  if (burst !== undefined) {
+    if (algorithm !== 'token-bucket') {
+      throw new ConfigError(`${path}.burst`, burst, "no burst unless algorithm is 'token-bucket'");
+    }
+    if (!Number.isSafeInteger(burst) || burst < 1) {
+      throw new ConfigError(`${path}.burst`, burst, 'a whole number of calls, 1 or more');
+    }
+  }
+  const name = input.name ?? defaultName;
+  if (typeof name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(name)) {
+    throw new ConfigError(
+      `${path}.name`,
+      name,
+      'a name of letters, digits, _ . - (it appears in headers and keys)',
+    );
+  }
+  return { name, limit, window, algorithm, burst: burst ?? limit };
+}
