@@ -29,7 +29,7 @@ import {
   type RateLimitOptions,
   type RateLimitSpec,
 } from '../http/ratelimit.js';
-import { errorResponse, openSession, type SessionCommit } from '../http/session.js';
+import { errorResponse, openSession, type SessionCommit, sessionHeaders } from '../http/session.js';
 import type { Larder } from '../larder.js';
 import type { Session } from '../session/session.js';
 
@@ -88,14 +88,9 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
           direct: (response) => {
             const decided = decide();
             if (!decided) return;
-            if (decided.vary) {
-              const vary: HeaderRecord = {
-                vary: response.getHeader('vary') as string | string[] | undefined,
-              };
-              patchVaryHeaders(vary, ['Cookie']);
-              response.setHeader('vary', vary.vary as string);
-            }
-            if (decided.setCookie !== undefined) response.appendHeader('set-cookie', decided.setCookie);
+            const { vary, setCookie } = sessionHeaders(decided, response.getHeader('vary'));
+            if (vary !== undefined) response.setHeader('vary', vary);
+            if (setCookie !== undefined) response.appendHeader('set-cookie', setCookie);
           },
         });
         const end = res.end;

@@ -48,7 +48,13 @@ import {
   type RateLimitOptions,
   type RateLimitSpec,
 } from '../http/ratelimit.js';
-import { errorResponse, openSession, type SessionCommit, type SessionExchange } from '../http/session.js';
+import {
+  errorResponse,
+  openSession,
+  type SessionCommit,
+  type SessionExchange,
+  sessionHeaders,
+} from '../http/session.js';
 import type { Larder } from '../larder.js';
 import type { Session } from '../session/session.js';
 import type { AdaptOptions } from './express.js';
@@ -125,12 +131,10 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
             (request as SessionRequest)[EXCHANGE] = undefined;
             try {
               const commit: SessionCommit = exchange.commit(reply.statusCode);
-              if (commit.vary) {
-                const vary = { vary: reply.getHeader('vary') } as HeaderRecord;
-                patchVaryHeaders(vary, ['Cookie']);
-                reply.header('vary', vary.vary);
-              }
-              if (commit.setCookie !== undefined) reply.header('set-cookie', commit.setCookie);
+              const { vary, setCookie } = sessionHeaders(commit, reply.getHeader('vary'));
+              if (vary !== undefined) reply.header('vary', vary);
+              // Fastify appends a second set-cookie rather than replacing the first.
+              if (setCookie !== undefined) reply.header('set-cookie', setCookie);
               await commit.persist?.();
               return payload;
             } catch (error) {

@@ -302,7 +302,7 @@ function checkOptions<Req>(options: RateLimitOptions<Req>, path: string, limiter
   }
   const { cost } = options;
   if (cost !== undefined && typeof cost !== 'function') {
-    const most = Math.min(...limiter.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
+    const most = limiter.maxCost;
     if (!Number.isSafeInteger(cost) || cost < 1 || cost > most) {
       throw new ConfigError(
         `${path}.cost`,

@@ -118,15 +118,36 @@ export function openSession<Data extends SessionData = SessionData>(
   };
 }
 
+/**
+ * The header values a commit adds, given the response's current `Vary`: `vary` (to set, when
+ * it changes) and `setCookie` (to append). Each adapter writes them its own way.
+ *
+ * @example sessionHeaders(commit, res.getHeader('vary')) // { vary: 'Accept, Cookie', setCookie: 'sessionid=…' }
+ */
+export function sessionHeaders(
+  commit: SessionCommit,
+  currentVary: unknown,
+): { vary?: string; setCookie?: string } {
+  const out: { vary?: string; setCookie?: string } = {};
+  if (commit.vary) {
+    const record: HeaderRecord = { vary: currentVary as HeaderRecord[string] };
+    patchVaryHeaders(record, ['Cookie']);
+    out.vary = String(record.vary);
+  }
+  if (commit.setCookie !== undefined) out.setCookie = commit.setCookie;
+  return out;
+}
+
 /** Puts a commit's headers on a header record (lower-case names). */
 export function applySessionHeaders(headers: HeaderRecord, commit: SessionCommit): void {
-  if (commit.vary) patchVaryHeaders(headers, ['Cookie']);
-  if (commit.setCookie === undefined) return;
+  const { vary, setCookie } = sessionHeaders(commit, headers.vary);
+  if (vary !== undefined) headers.vary = vary;
+  if (setCookie === undefined) return;
   const existing = headers['set-cookie'];
   headers['set-cookie'] =
     existing === undefined
-      ? [commit.setCookie]
-      : [...(Array.isArray(existing) ? existing : [String(existing)]), commit.setCookie];
+      ? [setCookie]
+      : [...(Array.isArray(existing) ? existing : [String(existing)]), setCookie];
 }
 
 /** Moved to `problem.ts` (the rate limiter renders errors too); re-exported for the adapters. */

@@ -158,13 +158,18 @@ export class RateLimiter {
     }
   }
 
+  /** The largest cost a call may ask: the smallest rule's limit (a token bucket's burst). */
+  get maxCost(): number {
+    return Math.min(...this.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
+  }
+
   async #run(key: string, cost: number, peek: boolean): Promise<RateLimitResult> {
     if (typeof key !== 'string' || key === '') {
       throw new TypeError(
         `rateLimiter('${this.name}'): the key must be a non-empty string; got ${typeof key}.`,
       );
     }
-    const most = Math.min(...this.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
+    const most = this.maxCost;
     if (!Number.isSafeInteger(cost) || cost < 1 || cost > most) {
       throw new RangeError(
         `rateLimiter('${this.name}'): cost must be a whole number from 1 to ${most} (the smallest limit); got ${cost}. ` +

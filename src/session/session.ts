@@ -481,11 +481,6 @@ export class Session<Data extends SessionData = SessionData> {
     return this.key;
   }
 
-  /** @internal True once the session was stored or asked to be (a cookie is worth sending). */
-  get flushed(): boolean {
-    return this.#flushed;
-  }
-
   /** @internal Loads now (used by `saveEveryRequest`, whose headers depend on what is stored). */
   load(): Promise<void> {
     return this.#load();
