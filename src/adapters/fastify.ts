@@ -105,7 +105,9 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
     /**
      * Sessions (Django's SessionMiddleware) as a plugin: `request.session` is a lazy
      * `Session`; changes are saved in `onSend`, before the headers go out (and before the
-     * page cache sees the response), and nothing is saved on a 5xx.
+     * page cache sees the response), and nothing is saved on a 5xx. DESIGN §4.0 has
+     * `web.plugin` decorate `request.session`; here this plugin does it, so an app that
+     * registers `web.plugin` for the page cache alone adds no per-request session work.
      *
      * @example
      * await app.register(web.session());
