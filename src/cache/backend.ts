@@ -21,9 +21,72 @@ export interface StoredEntry {
   expiresAt: number | null;
 }
 
+/**
+ * A read with the entry's remaining life, for callers that need more than the payload
+ * (`getEntry`, entries carrying tags or a grace period, an in-process tier's fill).
+ */
+export interface ReadEntry {
+  payload: Payload;
+  /** Milliseconds left in the store (the store's own clock), `null` when it never expires. */
+  pttl: number | null;
+  /**
+   * The current tokens of the tag keys named in the payload's entry envelope, in the
+   * envelope's order (`null` for a tag key that is absent), when the backend could read
+   * them in the same round trip. Absent: the facade reads them itself.
+   */
+  tagTokens?: Array<string | null>;
+}
+
+/**
+ * An in-process tier of decoded values (the `tiered` backend's L1). The facade decodes a
+ * payload once, freezes the value and offers it here; every later hit returns that same
+ * object with no round trip, no parse and no clone.
+ *
+ * Coherence is the tier's job: it drops an entry when the shared store says the key
+ * changed (Redis client tracking), and refuses to keep a value read before such a change.
+ * The protocol for a fill is: `since = mark(key)` before the shared read, then
+ * `remember(key, entry, since)` with what came back; `remember` ignores the entry if `key`
+ * was invalidated (or tracking was down) at any moment after `mark`.
+ */
+export interface LocalTier {
+  /** The live entry for `key` (expired entries are dropped and not returned). */
+  get(key: string): LocalEntry | undefined;
+  /** A token to take before reading `key` from the shared store. */
+  mark(key: string): number;
+  /** Keeps `entry` for `key` unless `key` was invalidated since `mark` returned `since`. */
+  remember(key: string, entry: LocalEntry, since: number): void;
+  /** Drops `key` (this process is about to write it). */
+  forget(key: string): void;
+  /** Drops everything (`clear`, tracking lost). */
+  forgetAll(): void;
+}
+
+/** What the in-process tier holds for one key. */
+export interface LocalEntry {
+  /** The decoded value, deeply frozen. */
+  readonly value: unknown;
+  /** Epoch ms (this process's clock) after which the entry is gone; `null` = no expiry of its own. */
+  readonly expiresAt: number | null;
+  /** Epoch ms after which the value is stale (within a grace period); absent = never stale before expiry. */
+  readonly staleAt?: number;
+  /** Payload size in bytes, for the tier's byte bound. */
+  readonly bytes: number;
+  /** Store keys of the tags the value carries: invalidating one of them drops the entry. */
+  readonly tagKeys?: readonly string[];
+}
+
 export interface CacheBackend {
   /** Short description for errors and health (`memory`, `redis redis://…/1`). */
   readonly name: string;
+
+  /** The in-process tier of decoded values, for backends that have one (`tiered`). */
+  readonly local?: LocalTier;
+
+  /**
+   * The payload with its remaining life (and, when the backend can, the current tokens of
+   * the tags named in an entry envelope), or `undefined` when absent. One round trip.
+   */
+  read(key: string): Promise<ReadEntry | undefined>;
 
   /**
    * The payload stored at `key`, or `undefined` when absent or expired (a backend may

@@ -5,7 +5,7 @@
  * expiry against an injectable clock; lru-cache evicts one entry at a time and owns timers.
  */
 import { CacheValueError, ConfigError } from '../../errors.js';
-import type { CacheBackend, Payload, StoredEntry, TtlMs } from '../backend.js';
+import type { CacheBackend, Payload, ReadEntry, StoredEntry, TtlMs } from '../backend.js';
 import { samePayload } from '../codec.js';
 import { globMatcher } from '../glob.js';
 
@@ -121,6 +121,16 @@ class MemoryBackend implements CacheBackend {
   async getEntry(key: string): Promise<StoredEntry | undefined> {
     const entry = this.#hit(key);
     return entry && { payload: entry.payload, expiresAt: entry.expiresAt };
+  }
+
+  async read(key: string): Promise<ReadEntry | undefined> {
+    const entry = this.#hit(key);
+    return (
+      entry && {
+        payload: entry.payload,
+        pttl: entry.expiresAt === null ? null : entry.expiresAt - this.#now(),
+      }
+    );
   }
 
   async set(key: string, payload: Payload, ttl: TtlMs): Promise<void> {

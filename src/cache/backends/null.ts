@@ -2,7 +2,7 @@
  * Django's DummyCache: implements the contract and stores nothing — for development and
  * tests where caching must be off without changing code.
  */
-import type { CacheBackend, Payload, StoredEntry } from '../backend.js';
+import type { CacheBackend, Payload, ReadEntry, StoredEntry } from '../backend.js';
 
 const nothing = Promise.resolve(undefined);
 const no = Promise.resolve(false);
@@ -12,6 +12,10 @@ class NullBackend implements CacheBackend {
   get(): Promise<Payload | undefined> {
     return nothing;
   }
+  read(): Promise<ReadEntry | undefined> {
+    return Promise.resolve(undefined);
+  }
+
   getEntry(): Promise<StoredEntry | undefined> {
     return nothing;
   }

@@ -7,7 +7,7 @@ import calculateSlot from 'cluster-key-slot';
 import { CacheValueError } from '../../errors.js';
 import type { RedisCommands, RedisConnection } from '../../redis/connection.js';
 import { defineScript } from '../../redis/script.js';
-import type { CacheBackend, Payload, StoredEntry, TtlMs } from '../backend.js';
+import type { CacheBackend, Payload, ReadEntry, StoredEntry, TtlMs } from '../backend.js';
 
 export interface RedisBackendOptions {
   /** The shared connection (`larder.connection(location)`). */
@@ -39,6 +39,25 @@ return redis.call('GET', KEYS[1])`,
 
 // getEntry: value and remaining life in one round trip.
 const GET_ENTRY = defineScript(1, `return { redis.call('GET', KEYS[1]), redis.call('PTTL', KEYS[1]) }`);
+
+// read: the value, its remaining life and — when the value is an entry envelope naming
+// tags (envelope.ts: 0x03, a JSON header, a newline) — the tags' current tokens, in one
+// round trip. The tag keys are not declared in KEYS: this script runs only where every
+// key lives on one server (never on Cluster, where the backend reads the tokens next).
+const READ = defineScript(
+  1,
+  `local v = redis.call('GET', KEYS[1])
+if not v then return false end
+local pttl = redis.call('PTTL', KEYS[1])
+if string.byte(v, 1) ~= 3 then return { v, pttl } end
+local nl = string.find(v, '\n', 2, true)
+if not nl then return { v, pttl } end
+local ok, h = pcall(cjson.decode, string.sub(v, 2, nl - 1))
+if not ok or type(h) ~= 'table' or type(h.t) ~= 'table' or #h.t == 0 then return { v, pttl } end
+local keys = {}
+for i, pair in ipairs(h.t) do keys[i] = tostring(pair[1]) end
+return { v, pttl, redis.call('MGET', unpack(keys)) }`,
+);
 
 // touch/persist: true when the key exists, whatever its previous expiry (PERSIST alone
 // answers 0 for a key that had no expiry).
@@ -81,6 +100,28 @@ class RedisBackend implements CacheBackend {
     const [payload, pttl] = await this.#script<[Payload | null, number]>(GET_ENTRY, key, []);
     if (payload === null || payload === undefined) return undefined;
     return { payload, expiresAt: pttl < 0 ? null : Date.now() + pttl };
+  }
+
+  async read(key: string): Promise<ReadEntry | undefined> {
+    if (this.#cluster) {
+      // GET and PTTL leave in the same tick: one round trip to the key's node.
+      const [payload, pttl] = await Promise.all([
+        this.#read<Payload | null>((c) => c.get(key)),
+        this.#read<number>((c) => c.pTTL(key)),
+      ]);
+      if (payload === null || payload === undefined || pttl === -2) return undefined;
+      return { payload, pttl: pttl < 0 ? null : pttl };
+    }
+    const reply = await READ.run<[Payload, number, Array<Payload | null>?] | null>(this.#conn, [key], [], {
+      binary: this.#binary,
+      timeout: this.#timeout,
+      readonly: true,
+    });
+    if (!reply) return undefined;
+    const [payload, pttl, tokens] = reply;
+    const entry: ReadEntry = { payload, pttl: pttl < 0 ? null : pttl };
+    if (tokens) entry.tagTokens = tokens.map((t) => (t === null || t === undefined ? null : t.toString()));
+    return entry;
   }
 
   set(key: string, payload: Payload, ttl: TtlMs): Promise<void> {
