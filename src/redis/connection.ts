@@ -60,6 +60,13 @@ export interface ConnectionOptions {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** RESP3 client tracking with `invalidate` events (tiered cache). */
   tracking?: boolean;
+  /**
+   * Tracking connections only: called with the node-redis client each time it is ready
+   * (first connect and every reconnect), before any invalidation can be trusted.
+   */
+  onTrackingReady?: (client: RedisCommands) => void;
+  /** Tracking connections only: the socket errored, closed or is reconnecting. */
+  onTrackingLost?: (why: string) => void;
 }
 
 /** Redis reply errors that mean "this server can't serve you now", not "bad command". */
@@ -103,6 +110,8 @@ export class RedisConnection {
   #tracking: boolean;
   #timeoutError: (timeoutMs: number) => Error;
   #invalidateListeners = new Set<(keys: Buffer[] | null) => void>();
+  #onTrackingReady: ConnectionOptions['onTrackingReady'];
+  #onTrackingLost: ConnectionOptions['onTrackingLost'];
 
   constructor(location: RedisLocation, options: ConnectionOptions = {}) {
     this.location = location;
@@ -119,6 +128,8 @@ export class RedisConnection {
     this.commandTimeout = options.commandTimeout ?? location.commandTimeout;
     this.#log = options.log ?? (() => {});
     this.#tracking = options.tracking ?? false;
+    this.#onTrackingReady = options.onTrackingReady;
+    this.#onTrackingLost = options.onTrackingLost;
     this.#timeoutError = (timeoutMs) =>
       new BackendUnavailableError(
         this.name,
@@ -481,7 +492,10 @@ export class RedisConnection {
         return;
       }
       case 'standalone':
-        this.#clients = Array.from({ length: loc.poolSize }, () => this.#standalone(loc));
+        // One socket carries every invalidation; a pool would deliver each one poolSize times.
+        this.#clients = Array.from({ length: this.#tracking ? 1 : loc.poolSize }, () =>
+          this.#standalone(loc),
+        );
         return;
       case 'replicas':
         this.#clients = Array.from({ length: loc.poolSize }, () => this.#standalone(loc.primary));
@@ -607,9 +621,19 @@ export class RedisConnection {
       this.deadlines.failAll();
     });
     if (this.#tracking) {
-      client.on('invalidate', (keys: Buffer[] | null) => {
+      // node-redis emits one event per key of a push, and `null` for a flush.
+      client.on('invalidate', (key: Buffer | null) => {
+        const keys = key === null ? null : [key];
         for (const listener of this.#invalidateListeners) listener(keys);
       });
+      const lost = this.#onTrackingLost;
+      if (lost) {
+        client.on('error', (error: Error) => lost(error?.message ?? String(error)));
+        client.on('end', () => lost('the connection closed'));
+        client.on('reconnecting', () => lost('reconnecting'));
+      }
+      const ready = this.#onTrackingReady;
+      if (ready) client.on('ready', () => ready(client));
     }
   }
 }

@@ -7,12 +7,14 @@
  */
 import type { RedisLocation } from '../config/types.js';
 import { type ConnectionHealth, type ConnectionOptions, RedisConnection } from './connection.js';
+import { TrackingHub } from './tracking.js';
 
 /** Purpose of a connection beyond plain commands; each purpose gets its own socket. */
 export type ConnectionRole = 'commands' | 'subscriber' | 'tracking';
 
 export class ConnectionManager {
   #byKey = new Map<string, RedisConnection>();
+  #hubs = new Map<string, TrackingHub>();
   #externalIds = new WeakMap<object, number>();
   #externalCount = 0;
   #log: ConnectionOptions['log'];
@@ -39,9 +41,34 @@ export class ConnectionManager {
     return conn;
   }
 
-  /** Every connection made so far. */
+  /**
+   * The client-tracking hub for `location`, shared by every tiered cache on it (one
+   * tracking socket per server, whatever the number of caches); it closes itself when its
+   * last cache unsubscribes.
+   *
+   * @example
+   * const unsubscribe = larder.connections.tracking(location).subscribe({ prefix: 'shop:', store: tier });
+   */
+  tracking(location: RedisLocation): TrackingHub {
+    const key = this.#identity(location);
+    let hub = this.#hubs.get(key);
+    if (!hub) {
+      const created: TrackingHub = new TrackingHub(location, {
+        log: this.#log,
+        ...(location.kind === 'cluster' ? { commands: this.get(location) } : {}),
+        onIdle: () => {
+          if (this.#hubs.get(key) === created) this.#hubs.delete(key);
+        },
+      });
+      hub = created;
+      this.#hubs.set(key, hub);
+    }
+    return hub;
+  }
+
+  /** Every connection made so far (tracking sockets included). */
   connections(): RedisConnection[] {
-    return [...this.#byKey.values()];
+    return [...this.#byKey.values(), ...[...this.#hubs.values()].flatMap((h) => h.connections())];
   }
 
   /** Health of every connection made so far, each with a measured PING round trip. */
@@ -51,9 +78,11 @@ export class ConnectionManager {
 
   /** Quits every connection; afterwards no socket or timer of larder's is left open. */
   async close(): Promise<void> {
-    const all = this.connections();
+    const all = [...this.#byKey.values()];
+    const hubs = [...this.#hubs.values()];
     this.#byKey.clear();
-    await Promise.all(all.map((c) => c.close()));
+    this.#hubs.clear();
+    await Promise.all([...hubs.map((h) => h.close()), ...all.map((c) => c.close())]);
   }
 
   #identity(location: RedisLocation): string {
