@@ -9,6 +9,7 @@ import type { CacheBackend } from './backend.js';
 import { memoryBackend } from './backends/memory.js';
 import { nullBackend } from './backends/null.js';
 import { redisBackend } from './backends/redis.js';
+import { tieredBackend } from './backends/tiered.js';
 import { Cache } from './cache.js';
 import { createCodec } from './codec.js';
 
@@ -30,12 +31,26 @@ function backendFor(larder: Larder, config: ResolvedCacheConfig): CacheBackend {
         // Bytes only when payloads can be binary; JSON text reads faster as strings.
         binary: config.serializer !== 'json' || config.compress !== false,
       });
-    case 'tiered':
-      throw new ConfigError(
-        `caches.${config.name}.backend`,
-        'tiered',
-        "'redis', 'memory' or 'null' in this version (the tiered backend lands with the advanced-caching issue)",
-      );
+    case 'tiered': {
+      const location = config.location!;
+      if (location.kind === 'sentinel' || location.kind === 'external') {
+        throw new ConfigError(
+          `caches.${config.name}.location`,
+          `(a ${location.kind} location)`,
+          "a redis://, replica-list or redis+cluster:// location for backend 'tiered' (its tracking " +
+            "sockets need server addresses larder connects to), or backend: 'redis'",
+        );
+      }
+      return tieredBackend({
+        connection: larder.connection(location),
+        tracking: larder.connections.tracking(location),
+        commandTimeout: config.commandTimeout,
+        binary: config.serializer !== 'json' || config.compress !== false,
+        // Values and tag keys all start with `${keyPrefix}:`; a keyFunction may put them anywhere.
+        trackPrefix: config.keyFunction ? undefined : `${config.keyPrefix}:`,
+        l1: { ...config.l1, configPath: `caches.${config.name}.l1` },
+      });
+    }
   }
 }
 
