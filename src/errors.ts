@@ -114,6 +114,23 @@ export class CacheLockError extends LarderError {
   }
 }
 
+/**
+ * `getOrSet`'s loader ran past `hardTimeout` and there was no stale value to serve. The load
+ * goes on in the background and stores its value when it finishes. HTTP 503.
+ */
+export class CacheLoadTimeoutError extends LarderError {
+  static override readonly code = 'E_CACHE_LOAD_TIMEOUT';
+  readonly key: string;
+  constructor(key: string, timeoutMs: number, options: LarderErrorOptions = {}) {
+    super(
+      `Key '${key}': the loader did not finish within hardTimeout (${timeoutMs} ms) and no stale value was ` +
+        'kept. Raise hardTimeout, give the key a grace period to serve stale values, or make the loader faster.',
+      { status: 503, ...options },
+    );
+    this.key = key;
+  }
+}
+
 /** A value cannot be encoded, or stored bytes cannot be decoded. */
 export class SerializationError extends LarderError {
   static override readonly code = 'E_SERIALIZATION';

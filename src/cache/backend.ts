@@ -5,6 +5,8 @@
  * store, as Django's `RedisCacheClient` does for `RedisCache`.
  */
 
+import type { EnvelopeHeader } from './envelope.js';
+
 /** What a backend stores: the codec's output (text for JSON and integers, bytes otherwise). */
 export type Payload = string | Buffer;
 
@@ -63,6 +65,8 @@ export interface LocalTier {
 
 /** What the in-process tier holds for one key. */
 export interface LocalEntry {
+  /** The value's entry envelope header (tags, grace, load time), when it had one. */
+  readonly header?: EnvelopeHeader;
   /** The decoded value, deeply frozen. */
   readonly value: unknown;
   /** Epoch ms (this process's clock) after which the entry is gone; `null` = no expiry of its own. */

@@ -3,19 +3,23 @@
  * making and validation, timeouts, versions, serialization, outage behaviour — and a
  * backend (`CacheBackend`) only translates to its store.
  */
+import { randomBytes } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import type { ResolvedCacheConfig } from '../config/schema.js';
 import {
   BackendUnavailableError,
+  CacheLoadTimeoutError,
   CacheMissError,
   CacheValueError,
   ConfigError,
   SerializationError,
 } from '../errors.js';
-import type { CacheBackend, Payload, TtlMs } from './backend.js';
+import type { CacheBackend, LocalTier, Payload, ReadEntry, TtlMs } from './backend.js';
 import { type Codec, samePayload } from './codec.js';
+import { type EnvelopeHeader, isEnvelope, unwrap, wrap } from './envelope.js';
 import { KeyMaker } from './keys.js';
 import { CacheLock, type LockOptions } from './lock.js';
+import { localWaker, refreshEarly, type Waker } from './stampede.js';
 
 /** A per-call timeout: seconds, a duration string, `null` (never expires), or 0/negative (don't store). */
 export type Timeout = number | string | null;
@@ -28,8 +32,35 @@ export interface VersionOptions {
 export interface SetOptions extends VersionOptions {
   /** Seconds, `'500ms'`/`'15m'`…, `null` = never expires; 0 or negative = not stored. @default the cache's timeout (300 s) */
   timeout?: Timeout;
-  /** Tags for `invalidateTags` (tiered and Redis caches; see docs/cache.md). */
+  /** Tags: `invalidateTags([tag])` makes every value stored with `tag` a miss, in every process. */
   tags?: string[];
+}
+
+/**
+ * `getOrSet`'s options: `set`'s, plus stampede protection (docs/cache.md, "Stampede").
+ *
+ * @example
+ * await cache.getOrSet('catalog:eu', load, { timeout: '5m', grace: '1h', softTimeout: '200ms', hardTimeout: '5s' });
+ */
+export interface GetOrSetOptions extends SetOptions {
+  /**
+   * Keep the value this long past its timeout. Meanwhile it is *stale*: `get` misses it, but
+   * `getOrSet` serves it while one caller refreshes it (others don't wait), and serves it
+   * when the loader fails (stale-if-error). @default 0
+   */
+  grace?: Timeout;
+  /** With a stale value at hand: serve it if the loader takes longer than this (the load finishes in the background). */
+  softTimeout?: Timeout;
+  /** Stop waiting for the loader after this long: the stale value if any, else `CacheLoadTimeoutError`. */
+  hardTimeout?: Timeout;
+  /** How long a load holds the cross-process lock at most (a crashed loader frees it then). @default 10 s */
+  lockTimeout?: Timeout;
+  /**
+   * Probabilistic early refresh (XFetch): while a value is fresh, a caller may refresh it in
+   * the background shortly before it expires — earlier for slow loaders. `true` = β 1;
+   * a number is β (larger refreshes earlier). @default false
+   */
+  earlyRefresh?: boolean | number;
 }
 
 /** What `getEntry` reports. */
@@ -37,15 +68,20 @@ export interface CacheEntry<T = unknown> {
   value: T | undefined;
   /** `hit` from the store, `hit-local` from an in-process tier, `stale` past its soft expiry, `miss`. */
   status: 'hit' | 'hit-local' | 'stale' | 'miss';
-  /** Seconds since the value was stored, when the store knows it. */
+  /** Seconds since the value was stored: known for values stored with tags or by `getOrSet`. */
   age: number | undefined;
-  /** When the entry expires (epoch ms), `null` if never, `undefined` on a miss. */
+  /** When the entry stops being fresh (epoch ms), `null` if never, `undefined` on a miss. */
   expiresAt: number | null | undefined;
 }
 
 /** Counters a cache keeps about itself (the metrics module exports them). */
 export interface CacheStats {
+  /** Every hit, `localHits` included. */
   hits: number;
+  /** Hits served by the in-process tier (tiered backend), without a round trip. */
+  localHits: number;
+  /** Stale values `getOrSet` served within their grace period. */
+  staleHits: number;
   misses: number;
   errors: number;
   decodeErrors: number;
@@ -57,6 +93,8 @@ export interface CacheDeps {
   log?: (level: 'info' | 'warn' | 'error', message: string) => void;
   /** Builds this cache's twin in another region (set when the config has a region map). */
   forRegion?: (region: string) => Cache;
+  /** Wakes `getOrSet` callers waiting for another caller's load. @default in-process wake-ups */
+  waker?: Waker;
 }
 
 const SCAN_BATCH = 500;
@@ -75,7 +113,7 @@ export class Cache {
   readonly config: ResolvedCacheConfig;
   readonly backend: CacheBackend;
   readonly keyMaker: KeyMaker;
-  readonly stats: CacheStats = { hits: 0, misses: 0, errors: 0, decodeErrors: 0 };
+  readonly stats: CacheStats = { hits: 0, localHits: 0, staleHits: 0, misses: 0, errors: 0, decodeErrors: 0 };
   readonly #codec: Codec;
   readonly #defaultTtl: TtlMs | typeof EXPIRED;
   readonly #log: NonNullable<CacheDeps['log']>;
@@ -83,6 +121,15 @@ export class Cache {
   /** getShared's decoded values by store key, with the payload they came from. */
   readonly #shared = new Map<string, { payload: Payload; value: unknown }>();
   readonly #forRegion: CacheDeps['forRegion'];
+  readonly #local: LocalTier | undefined;
+  readonly #waker: Waker;
+  /**
+   * Set once this cache has seen an entry envelope (a value with tags or a grace period,
+   * written here or by another process): reads then go through `backend.read`, which
+   * returns the remaining life and the tags' tokens in the same round trip. Until then a
+   * read is a plain GET.
+   */
+  #enveloped = false;
   #lastLoggedError = 0;
 
   constructor(config: ResolvedCacheConfig, deps: CacheDeps) {
@@ -95,6 +142,8 @@ export class Cache {
     // A cache-wide timeout of 0 or less means Django's "don't cache": every set is a delete.
     this.#defaultTtl = config.timeout !== null && config.timeout <= 0 ? EXPIRED : config.timeout;
     this.#forRegion = deps.forRegion;
+    this.#local = deps.backend.local;
+    this.#waker = deps.waker ?? localWaker(deps.backend);
   }
 
   /** The region this cache's location was picked for (`LARDER_REGION`), if any. */
@@ -129,6 +178,8 @@ export class Cache {
 
   /**
    * The value at `key`, or `defaultValue` (else `undefined`) on a miss. `null` is a value.
+   * On a tiered cache a hit may come from this process's memory: that value is frozen and
+   * shared by every caller — don't mutate it.
    *
    * @example const cart = await cache.get('cart:42', []);
    */
@@ -139,9 +190,43 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
+    if (this.#local !== undefined) {
+      const hit = this.#local.get(made);
+      if (hit !== undefined && (hit.staleAt === undefined || hit.staleAt > Date.now())) {
+        this.stats.hits++;
+        this.stats.localHits++;
+        return Promise.resolve(hit.value as T);
+      }
+    }
+    if (this.#local !== undefined || this.#enveloped) return this.#getFound(made, defaultValue, false);
     // The hot path: one backend call and one continuation, no async-function frame.
     return this.backend.get(made).then(
-      (payload) => this.#valueOf<T>(payload, made, defaultValue),
+      (payload) => {
+        if (payload !== undefined && payload !== null && isEnvelope(payload)) {
+          this.#enveloped = true;
+          return this.#getFound(made, defaultValue, false);
+        }
+        return this.#valueOf<T>(payload, made, defaultValue);
+      },
+      (error) => {
+        this.#failed(error, 'get');
+        return defaultValue;
+      },
+    );
+  }
+
+  /** `get` through `#find` (in-process tier, envelopes, tags). */
+  #getFound<T>(made: string, defaultValue: T | undefined, shared: boolean): Promise<T | undefined> {
+    return this.#find(made, false, shared).then(
+      (found) => {
+        if (found === undefined) {
+          this.stats.misses++;
+          return defaultValue;
+        }
+        this.stats.hits++;
+        if (found.status === 'hit-local') this.stats.localHits++;
+        return found.value as T;
+      },
       (error) => {
         this.#failed(error, 'get');
         return defaultValue;
@@ -163,29 +248,43 @@ export class Cache {
     } catch (error) {
       return Promise.reject(error);
     }
+    // A tiered cache's values are decoded once already; enveloped values are memoized in #find.
+    if (this.#local !== undefined || this.#enveloped) return this.get<T>(key, undefined, options);
     return this.backend.get(made).then(
       (payload) => {
         if (payload === undefined || payload === null) {
           this.#shared.delete(made);
           return this.#valueOf<T>(payload, made, undefined);
         }
-        const memo = this.#shared.get(made);
-        if (memo && samePayload(memo.payload, payload)) {
-          this.stats.hits++;
-          return memo.value as T;
+        if (isEnvelope(payload)) {
+          this.#enveloped = true;
+          return this.#getFound<T>(made, undefined, true);
         }
-        const value = this.#valueOf<T>(payload, made, undefined);
-        if (value !== undefined) {
-          if (this.#shared.size >= MAX_SHARED) this.#shared.clear();
-          this.#shared.set(made, { payload, value });
+        const value = this.#sharedValue(made, payload);
+        if (value === MISS) {
+          this.stats.misses++;
+          return undefined;
         }
-        return value;
+        this.stats.hits++;
+        return value as T;
       },
       (error) => {
         this.#failed(error, 'get');
         return undefined;
       },
     );
+  }
+
+  /** The decoded value of `payload`, decoded once per distinct payload (MISS when undecodable). */
+  #sharedValue(made: string, payload: Payload): unknown {
+    const memo = this.#shared.get(made);
+    if (memo && samePayload(memo.payload, payload)) return memo.value;
+    const value = this.#decode(payload, made);
+    if (value !== MISS) {
+      if (this.#shared.size >= MAX_SHARED) this.#shared.clear();
+      this.#shared.set(made, { payload, value });
+    }
+    return value;
   }
 
   #valueOf<T>(payload: Payload | null | undefined, made: string, defaultValue: T | undefined): T | undefined {
@@ -203,50 +302,143 @@ export class Cache {
   }
 
   /**
-   * The value with its status and expiry, in one round trip.
+   * The entry at `made`, wherever it is: the in-process tier, else the store (one round
+   * trip; a second only on Cluster for a tagged value's tokens). `undefined` on a miss — a
+   * value whose tag was invalidated, or that cannot be decoded, is a miss. A value past its
+   * timeout but within its grace period is returned only with `allowStale` (status 'stale').
+   * With a tier, what the store returned is frozen and offered to the tier.
+   */
+  async #find(made: string, allowStale: boolean, shared = false): Promise<Found | undefined> {
+    const local = this.#local;
+    if (local !== undefined) {
+      const hit = local.get(made);
+      if (hit !== undefined) {
+        const now = Date.now();
+        const stale = hit.staleAt !== undefined && hit.staleAt <= now;
+        if (stale && !allowStale) return undefined;
+        const freshUntil = hit.staleAt ?? hit.expiresAt;
+        return {
+          value: hit.value,
+          status: stale ? 'stale' : 'hit-local',
+          freshUntil,
+          header: hit.header,
+        };
+      }
+    }
+    const since = local?.mark(made) ?? 0;
+    const read = await this.backend.read(made);
+    if (read === undefined) return undefined;
+    const opened = await this.#open(read, made, shared);
+    if (opened === undefined) return undefined;
+    const { header } = opened;
+    let { value } = opened;
+    const now = Date.now();
+    const grace = header?.g ?? 0;
+    const freshMs = read.pttl === null ? null : read.pttl - grace;
+    const stale = freshMs !== null && freshMs <= 0;
+    if (local !== undefined) {
+      value = deepFreeze(value);
+      local.remember(
+        made,
+        {
+          value,
+          expiresAt: read.pttl === null ? null : now + read.pttl,
+          ...(grace > 0 && freshMs !== null ? { staleAt: now + freshMs } : {}),
+          bytes: byteLength(read.payload),
+          ...(header?.t?.length ? { tagKeys: header.t.map(([tagKey]) => tagKey) } : {}),
+          ...(header ? { header } : {}),
+        },
+        since,
+      );
+    }
+    if (stale && !allowStale) return undefined;
+    return {
+      value,
+      status: stale ? 'stale' : 'hit',
+      freshUntil: freshMs === null ? null : now + freshMs,
+      header,
+    };
+  }
+
+  /**
+   * Opens a payload the store returned: unwraps an envelope, checks its tags against their
+   * current tokens (from the same round trip when the backend could read them), decodes.
+   */
+  async #open(
+    read: ReadEntry,
+    made: string,
+    shared: boolean,
+  ): Promise<{ value: unknown; header: EnvelopeHeader | undefined } | undefined> {
+    let inner = read.payload;
+    let header: EnvelopeHeader | undefined;
+    if (isEnvelope(inner)) {
+      this.#enveloped = true;
+      try {
+        ({ header, inner } = unwrap(inner));
+      } catch (error) {
+        this.#decodeFailed(error, made);
+        return undefined;
+      }
+      const tags = header.t;
+      if (tags?.length) {
+        const tokens = read.tagTokens ?? (await this.#tokens(tags.map(([tagKey]) => tagKey)));
+        for (let i = 0; i < tags.length; i++) if (tokens[i] !== tags[i]![1]) return undefined;
+      }
+    }
+    const value = shared ? this.#sharedValue(made, inner) : this.#decode(inner, made);
+    return value === MISS ? undefined : { value, header };
+  }
+
+  /**
+   * The value with its status, freshness and age, in one round trip (none when the
+   * in-process tier holds it). A value within its grace period is reported `stale`.
    *
    * @example const { value, status, expiresAt } = await cache.getEntry('k');
    */
   async getEntry<T = unknown>(key: string, options?: VersionOptions): Promise<CacheEntry<T>> {
     const made = this.keyMaker.make(key, options?.version);
     const miss: CacheEntry<T> = { value: undefined, status: 'miss', age: undefined, expiresAt: undefined };
-    let entry: Awaited<ReturnType<CacheBackend['getEntry']>>;
+    let found: Found | undefined;
     try {
-      entry = await this.backend.getEntry(made);
+      found = await this.#find(made, true);
     } catch (error) {
       this.#failed(error, 'getEntry');
       return miss;
     }
-    if (!entry) {
-      this.stats.misses++;
-      return miss;
-    }
-    const value = this.#decode(entry.payload, made);
-    if (value === MISS) {
+    if (found === undefined) {
       this.stats.misses++;
       return miss;
     }
     this.stats.hits++;
-    return { value: value as T, status: 'hit', age: undefined, expiresAt: entry.expiresAt };
+    if (found.status === 'hit-local') this.stats.localHits++;
+    const lifetime = found.header?.l;
+    const age =
+      lifetime !== undefined && found.freshUntil !== null
+        ? Math.max(0, (lifetime - (found.freshUntil - Date.now())) / 1000)
+        : undefined;
+    return { value: found.value as T, status: found.status, age, expiresAt: found.freshUntil };
   }
 
   /**
    * Stores `value` at `key`. A timeout of 0 or less stores nothing and removes what was
-   * there (Django's semantics).
+   * there (Django's semantics). With `tags`, `invalidateTags` of any of them makes the value
+   * a miss everywhere.
    *
-   * @example await cache.set('k', { a: 1 }, { timeout: '15m' });
+   * @example await cache.set('product:42', product, { timeout: '15m', tags: ['products', 'product:42'] });
    */
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    if (options?.tags?.length) this.#tagsNotYet();
     const made = this.keyMaker.make(key, options?.version);
     const ttl = this.#ttl(options?.timeout);
-    const payload = ttl === EXPIRED ? undefined : this.#encode(value);
-    try {
-      if (ttl === EXPIRED) await this.backend.delete(made);
-      else await this.backend.set(made, payload!, ttl);
-    } catch (error) {
-      this.#failed(error, 'set');
+    if (ttl === EXPIRED) {
+      await this.#attempt('set', false, () => this.backend.delete(made));
+      return;
     }
+    const tagKeys = this.#tagKeys(options?.tags);
+    let payload = this.#encode(value);
+    await this.#attempt('set', undefined, async () => {
+      if (tagKeys) payload = this.#wrap(payload, ttl, { t: await this.#stamp(tagKeys) });
+      await this.backend.set(made, payload, ttl);
+    });
   }
 
   /**
@@ -256,12 +448,68 @@ export class Cache {
    * @example if (await cache.add('lock:report', 1, { timeout: 60 })) runReport();
    */
   async add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
-    if (options?.tags?.length) this.#tagsNotYet();
     const made = this.keyMaker.make(key, options?.version);
     const ttl = this.#ttl(options?.timeout);
-    const payload = this.#encode(value);
+    const tagKeys = this.#tagKeys(options?.tags);
+    let payload = this.#encode(value);
     if (ttl === EXPIRED) return true;
-    return this.#attempt('add', false, () => this.backend.add(made, payload, ttl));
+    return this.#attempt('add', false, async () => {
+      if (tagKeys) payload = this.#wrap(payload, ttl, { t: await this.#stamp(tagKeys) });
+      return this.backend.add(made, payload, ttl);
+    });
+  }
+
+  /**
+   * Makes every value stored with one of `tags` a miss, in every process (each tag's token
+   * is deleted: one round trip per Cluster slot group, whatever the number of values).
+   *
+   * @example await cache.invalidateTags(['products']);
+   */
+  async invalidateTags(tags: Iterable<string>): Promise<void> {
+    const tagKeys = this.#tagKeys([...tags]);
+    if (!tagKeys) return;
+    await this.#attempt('invalidateTags', 0, () => this.backend.deleteMany(tagKeys));
+  }
+
+  /** The store keys of `tags` (validated like keys; version-independent), or undefined for none. */
+  #tagKeys(tags: readonly string[] | undefined): string[] | undefined {
+    if (tags === undefined || tags.length === 0) return undefined;
+    return [...new Set(tags)].map((tag) => {
+      if (typeof tag !== 'string' || tag === '')
+        throw new CacheValueError(String(tag), 'a tag must be a non-empty string.');
+      return this.keyMaker.make(`${TAG_PREFIX}${tag}`, TAG_VERSION);
+    });
+  }
+
+  /**
+   * The current token of each tag key, creating the ones that are missing — taken before
+   * the value is computed, so an invalidation that lands in between wins.
+   */
+  async #stamp(tagKeys: readonly string[]): Promise<Array<[string, string]>> {
+    const fresh = tagKeys.map(() => randomBytes(9).toString('base64url'));
+    const created = await Promise.all(tagKeys.map((tagKey, i) => this.backend.add(tagKey, fresh[i]!, null)));
+    const existing = tagKeys.filter((_, i) => !created[i]);
+    const tokens = existing.length ? await this.backend.getMany(existing) : [];
+    let j = 0;
+    return tagKeys.map((tagKey, i) => {
+      if (created[i]) return [tagKey, fresh[i]!];
+      // Deleted between the two calls (invalidated): a token that matches nothing.
+      const token = tokens[j++];
+      return [tagKey, token === undefined || token === null ? '' : token.toString()];
+    });
+  }
+
+  /** Current tokens of `tagKeys` (`null` when absent). */
+  async #tokens(tagKeys: readonly string[]): Promise<Array<string | null>> {
+    const tokens = await this.backend.getMany(tagKeys);
+    return tokens.map((t) => (t === undefined || t === null ? null : t.toString()));
+  }
+
+  /** Wraps `payload` in an entry envelope; the caller stores it for `ttl` + the grace. */
+  #wrap(payload: Payload, ttl: TtlMs, header: EnvelopeHeader): Payload {
+    this.#enveloped = true;
+    if (ttl !== null) header.l = ttl;
+    return wrap(payload, header);
   }
 
   /** Deletes `key`; true if it was there. @example await cache.delete('k') */
@@ -273,6 +521,8 @@ export class Cache {
   /** True when `key` holds a value (Django's `has_key`). @example await cache.has('k') */
   async has(key: string, options?: VersionOptions): Promise<boolean> {
     const made = this.keyMaker.make(key, options?.version);
+    if (this.#local !== undefined || this.#enveloped)
+      return this.#attempt('has', false, async () => (await this.#find(made, false)) !== undefined);
     return this.#attempt('has', false, () => this.backend.has(made));
   }
 
@@ -286,28 +536,67 @@ export class Cache {
     const made = userKeys.map((k) => this.keyMaker.make(k, options?.version));
     const found = new Map<string, T>();
     if (made.length === 0) return found;
-    let payloads: Array<Payload | undefined>;
+    // Plain values: one MGET per slot group. Envelopes (seen before, or in this reply) and
+    // tier fills go through #find, all sent in one tick: one round trip per node.
+    let viaFind: number[] = [];
+    if (this.#local === undefined && !this.#enveloped) {
+      let payloads: Array<Payload | undefined>;
+      try {
+        payloads = await this.backend.getMany(made);
+      } catch (error) {
+        this.#failed(error, 'getMany');
+        return found;
+      }
+      for (let i = 0; i < userKeys.length; i++) {
+        const payload = payloads[i];
+        if (payload === undefined || payload === null) {
+          this.stats.misses++;
+          continue;
+        }
+        if (isEnvelope(payload)) {
+          this.#enveloped = true;
+          viaFind.push(i);
+          continue;
+        }
+        const value = this.#decode(payload, made[i]!);
+        if (value === MISS) {
+          this.stats.misses++;
+          continue;
+        }
+        this.stats.hits++;
+        found.set(userKeys[i]!, value as T);
+      }
+    } else {
+      viaFind = made.map((_, i) => i);
+    }
+    if (viaFind.length === 0) return found;
+    let results: Array<Found | undefined>;
     try {
-      payloads = await this.backend.getMany(made);
+      results = await Promise.all(viaFind.map((i) => this.#find(made[i]!, false)));
     } catch (error) {
       this.#failed(error, 'getMany');
       return found;
     }
+    // In key order, as the plain path (a Map keeps insertion order).
+    const ordered = new Map<string, T>();
+    const byIndex = new Map<number, Found | undefined>();
+    for (let j = 0; j < viaFind.length; j++) byIndex.set(viaFind[j]!, results[j]);
     for (let i = 0; i < userKeys.length; i++) {
-      const payload = payloads[i];
-      if (payload === undefined) {
-        this.stats.misses++;
+      const key = userKeys[i]!;
+      if (!byIndex.has(i)) {
+        if (found.has(key)) ordered.set(key, found.get(key)!);
         continue;
       }
-      const value = this.#decode(payload, made[i]!);
-      if (value === MISS) {
+      const hit = byIndex.get(i);
+      if (hit === undefined) {
         this.stats.misses++;
         continue;
       }
       this.stats.hits++;
-      found.set(userKeys[i]!, value as T);
+      if (hit.status === 'hit-local') this.stats.localHits++;
+      ordered.set(key, hit.value as T);
     }
-    return found;
+    return ordered;
   }
 
   /**
@@ -320,7 +609,6 @@ export class Cache {
     entries: Record<string, unknown> | Map<string, unknown> | Iterable<readonly [string, unknown]>,
     options?: SetOptions,
   ): Promise<string[]> {
-    if (options?.tags?.length) this.#tagsNotYet();
     const pairs: Array<readonly [string, unknown]> =
       entries instanceof Map || Symbol.iterator in (entries as object)
         ? [...(entries as Iterable<readonly [string, unknown]>)]
@@ -334,10 +622,16 @@ export class Cache {
       encoded.push([made, this.#encode(value)]);
     }
     if (encoded.length === 0) return [];
+    const tagKeys = this.#tagKeys(options?.tags);
     try {
       if (ttl === EXPIRED) {
         await this.backend.deleteMany(encoded.map(([made]) => made));
         return [];
+      }
+      if (tagKeys) {
+        const header = { t: await this.#stamp(tagKeys) };
+        for (let i = 0; i < encoded.length; i++)
+          encoded[i] = [encoded[i]![0], this.#wrap(encoded[i]![1], ttl, { ...header })];
       }
       const failed = await this.backend.setMany(encoded, ttl);
       return failed.map((made) => byMade.get(made) ?? made);
@@ -414,37 +708,185 @@ export class Cache {
 
   /**
    * The value at `key`; on a miss, `valueOrLoader` (a value, or a function, maybe async)
-   * is stored and returned. Concurrent callers in this process share one load. A loader
-   * that returns `undefined` stores nothing.
+   * is stored and returned. A loader that returns `undefined` stores nothing.
    *
-   * @example const products = await cache.getOrSet('products:eu', () => db.products('eu'), { timeout: 900 });
+   * Stampede protection (docs/cache.md): concurrent callers share one load — in this
+   * process, and across processes through a lock in the store, with waiters woken by the
+   * winner rather than polling. With `grace`, a value past its timeout is served while one
+   * caller refreshes it and when the loader fails; `softTimeout`/`hardTimeout` bound the
+   * wait; `earlyRefresh` refreshes a value shortly before it expires.
+   *
+   * @example
+   * const products = await cache.getOrSet('products:eu', () => db.products('eu'), {
+   *   timeout: '5m', grace: '1h', softTimeout: '250ms', tags: ['products'],
+   * });
    */
   async getOrSet<T>(
     key: string,
     valueOrLoader: T | (() => T | Promise<T>),
-    options?: SetOptions,
+    options?: GetOrSetOptions,
   ): Promise<T> {
-    const found = await this.get<T>(key, MISS as T, options);
-    if (found !== MISS) return found as T;
     const made = this.keyMaker.make(key, options?.version);
-    const running = this.#inflight.get(made);
-    if (running) return running as Promise<T>;
-    // The load starts on the next microtask, so it is registered before it can finish (a
-    // loader that throws synchronously must not leave a settled entry behind).
-    const load = Promise.resolve().then(async () => {
-      try {
-        const value =
-          typeof valueOrLoader === 'function'
-            ? await (valueOrLoader as () => T | Promise<T>)()
-            : valueOrLoader;
-        if (value !== undefined) await this.set(key, value, options);
-        return value;
-      } finally {
-        this.#inflight.delete(made);
+    const plan = this.#plan(key, made, valueOrLoader, options);
+    let found: Found | undefined;
+    try {
+      found = await this.#find(made, plan.grace > 0);
+    } catch (error) {
+      this.#failed(error, 'getOrSet');
+    }
+    if (found !== undefined && found.status !== 'stale') {
+      this.stats.hits++;
+      if (found.status === 'hit-local') this.stats.localHits++;
+      if (plan.beta > 0 && found.freshUntil !== null && !this.#inflight.has(made)) {
+        const delta = found.header?.d ?? 0;
+        if (refreshEarly(found.freshUntil - Date.now(), delta, plan.beta)) {
+          this.#load(plan, found).catch((error) => this.#loadFailed(plan, error));
+        }
       }
-    });
-    this.#inflight.set(made, load);
-    return load;
+      return found.value as T;
+    }
+    this.stats.misses++;
+    if (found !== undefined) {
+      // Stale, within grace: a refresh is under way here → serve stale at once.
+      if (this.#inflight.has(made)) return this.#served(found);
+      const refresh = this.#load(plan, found);
+      let settled: Promise<T> = refresh.catch((error) => {
+        this.#loadFailed(plan, error);
+        return this.#served(found);
+      });
+      const wait = plan.softTimeout ?? plan.hardTimeout;
+      if (wait !== undefined)
+        settled = Promise.race([settled, delay(wait).then(() => this.#served<T>(found))]);
+      return settled;
+    }
+    const load = this.#inflight.get(made) ?? this.#load(plan, undefined);
+    if (plan.hardTimeout === undefined) return load as Promise<T>;
+    return Promise.race([
+      load as Promise<T>,
+      delay(plan.hardTimeout).then(() => {
+        throw new CacheLoadTimeoutError(key, plan.hardTimeout!);
+      }),
+    ]);
+  }
+
+  /** `getOrSet`'s options, parsed once per call. */
+  #plan<T>(
+    key: string,
+    made: string,
+    valueOrLoader: T | (() => T | Promise<T>),
+    options?: GetOrSetOptions,
+  ): Plan<T> {
+    const ms = (value: Timeout | undefined, name: string): number | undefined =>
+      value === undefined || value === null ? undefined : Math.max(0, parseDuration(value, name) ?? 0);
+    const early = options?.earlyRefresh;
+    const beta = early === true ? 1 : typeof early === 'number' ? early : 0;
+    if (!(Number.isFinite(beta) && beta >= 0))
+      throw new ConfigError('getOrSet earlyRefresh', early, 'true, false or a number β ≥ 0');
+    return {
+      key,
+      made,
+      loader:
+        typeof valueOrLoader === 'function'
+          ? (valueOrLoader as () => T | Promise<T>)
+          : () => valueOrLoader as T,
+      options,
+      ttl: this.#ttl(options?.timeout),
+      grace: ms(options?.grace, 'grace') ?? 0,
+      softTimeout: ms(options?.softTimeout, 'softTimeout'),
+      hardTimeout: ms(options?.hardTimeout, 'hardTimeout'),
+      lockTtl: ms(options?.lockTimeout, 'lockTimeout') ?? 10_000,
+      beta,
+    };
+  }
+
+  /** A stale value served within its grace period. */
+  #served<T>(found: Found): T {
+    this.stats.staleHits++;
+    return found.value as T;
+  }
+
+  #loadFailed(plan: Plan<unknown>, error: unknown): void {
+    this.#log(
+      'warn',
+      `cache ${this.name}: refreshing ${plan.made} failed (${(error as Error)?.message ?? error}); serving the stale value.`,
+    );
+  }
+
+  /**
+   * The one load of `plan.made` in this process (joined by later callers), leading or
+   * waiting across processes: take the store lock and load, or — when another process holds
+   * it — serve `stale` if there is one, else wait for its wake-up and read what it stored.
+   */
+  #load<T>(plan: Plan<T>, stale: Found | undefined): Promise<T> {
+    const running = this.#inflight.get(plan.made);
+    if (running) return running as Promise<T>;
+    // Registered before it can settle: the body starts on the next microtask.
+    const load = Promise.resolve()
+      .then(() => this.#leadOrWait(plan, stale))
+      .finally(() => this.#inflight.delete(plan.made));
+    this.#inflight.set(plan.made, load);
+    return load as Promise<T>;
+  }
+
+  async #leadOrWait<T>(plan: Plan<T>, stale: Found | undefined): Promise<T> {
+    const lockKey = `${plan.made}${LOCK_SUFFIX}`;
+    for (let attempt = 0; ; attempt++) {
+      const token = randomBytes(12).toString('base64url');
+      let held: boolean;
+      try {
+        held = await this.backend.add(lockKey, token, plan.lockTtl);
+      } catch (error) {
+        // No store to coordinate through (ignoreErrors): load here, alone.
+        this.#failed(error, 'getOrSet');
+        return this.#runLoader(plan, undefined);
+      }
+      if (held) return this.#runLoader(plan, token);
+      if (stale) return this.#served(stale);
+      // Another process loads: listen first, look once more, then sleep until woken (or
+      // until its lock would have expired, if it died without waking anyone).
+      const { wait, cancel } = await this.#waker.listen(plan.made, plan.lockTtl);
+      let found = await this.#find(plan.made, false).catch(() => undefined);
+      if (found === undefined) {
+        await wait;
+        found = await this.#find(plan.made, false).catch(() => undefined);
+      } else {
+        cancel();
+      }
+      if (found !== undefined) return found.value as T;
+      // The loader failed or stored nothing: compete again; after three rounds, load here.
+      if (attempt >= 2) return this.#runLoader(plan, undefined);
+    }
+  }
+
+  /** Runs the loader, stores its value, then releases the lock (`token`) and wakes waiters. */
+  async #runLoader<T>(plan: Plan<T>, token: string | undefined): Promise<T> {
+    try {
+      // Tag tokens before the load: an invalidation during the load makes this value a miss.
+      const tagKeys = this.#tagKeys(plan.options?.tags);
+      const tags = tagKeys ? await this.#stamp(tagKeys) : undefined;
+      const started = performance.now();
+      const value = await plan.loader();
+      const took = Math.round(performance.now() - started);
+      if (value !== undefined && plan.ttl !== EXPIRED) {
+        let payload = this.#encode(value);
+        const enveloped = tags !== undefined || plan.grace > 0 || plan.beta > 0;
+        if (enveloped) {
+          const header: EnvelopeHeader = { d: took };
+          if (tags) header.t = tags;
+          if (plan.grace > 0) header.g = plan.grace;
+          payload = this.#wrap(payload, plan.ttl, header);
+        }
+        const ttl = plan.ttl === null ? null : plan.ttl + plan.grace;
+        await this.#attempt('getOrSet', undefined, () => this.backend.set(plan.made, payload, ttl));
+      }
+      return value;
+    } finally {
+      if (token !== undefined) {
+        const lockKey = `${plan.made}${LOCK_SUFFIX}`;
+        await this.backend.deleteIfEquals(lockKey, token).catch(() => false);
+        await this.#waker.wake(plan.made);
+      }
+    }
   }
 
   /**
@@ -558,25 +1000,16 @@ export class Cache {
     try {
       return this.#codec.decode(payload);
     } catch (error) {
-      this.stats.decodeErrors++;
-      this.#log(
-        'warn',
-        `cache ${this.name}: could not decode the value at ${made} (${(error as Error).message}); treated as a miss.`,
-      );
+      this.#decodeFailed(error, made);
       return MISS;
     }
   }
 
-  #warnedTags = false;
-
-  /** Tags are accepted for forward compatibility; say once that nothing acts on them yet. */
-  #tagsNotYet(): void {
-    if (this.#warnedTags) return;
-    this.#warnedTags = true;
+  #decodeFailed(error: unknown, made: string): void {
+    this.stats.decodeErrors++;
     this.#log(
       'warn',
-      `cache ${this.name}: tags are stored nowhere yet (invalidateTags arrives with the tiered/tags release); ` +
-        'values are cached without them.',
+      `cache ${this.name}: could not decode the value at ${made} (${(error as Error).message}); treated as a miss.`,
     );
   }
 
@@ -611,6 +1044,74 @@ export class Cache {
 }
 
 const MISS: unique symbol = Symbol('miss');
+/** Tag keys: `keyMaker.make('larder.tag:' + tag, 0)` — outside every version a user reads. */
+const TAG_PREFIX = 'larder.tag:';
+const TAG_VERSION = 0;
+/** `getOrSet`'s lock key is the value's key plus this: a control character no user key may hold. */
+const LOCK_SUFFIX = '\u001flock';
+
+/** What `#find` returns for a value it found. */
+interface Found {
+  value: unknown;
+  status: 'hit' | 'hit-local' | 'stale';
+  /** When the value stops being fresh (epoch ms), `null` if never. */
+  freshUntil: number | null;
+  header: EnvelopeHeader | undefined;
+}
+
+/** One `getOrSet` call, with its options parsed. */
+interface Plan<T> {
+  key: string;
+  made: string;
+  loader: () => T | Promise<T>;
+  options: GetOrSetOptions | undefined;
+  ttl: TtlMs | typeof EXPIRED;
+  grace: number;
+  softTimeout: number | undefined;
+  hardTimeout: number | undefined;
+  lockTtl: number;
+  beta: number;
+}
+
+/** A caller's bounded wait (kept referenced: a program awaiting it must not exit first). */
+const delay = (ms: number): Promise<void> =>
+  new Promise((resolve) => {
+    setTimeout(resolve, ms);
+  });
+
+/**
+ * Freezes `value` and everything reachable from it, so a value shared by every caller of
+ * the in-process tier cannot be changed through one of them. Maps and Sets also refuse
+ * `set`/`add`/`delete`/`clear`. Byte arrays cannot be frozen (a JavaScript rule) and Dates
+ * keep their setters: treat them as read-only.
+ */
+export function deepFreeze<T>(value: T): T {
+  if (typeof value !== 'object' || value === null || Object.isFrozen(value)) return value;
+  if (ArrayBuffer.isView(value)) return value;
+  if (value instanceof Map) {
+    for (const [k, v] of value) {
+      deepFreeze(k);
+      deepFreeze(v);
+    }
+    for (const method of ['set', 'delete', 'clear'] as const)
+      Object.defineProperty(value, method, { value: readOnly });
+  } else if (value instanceof Set) {
+    for (const v of value) deepFreeze(v);
+    for (const method of ['add', 'delete', 'clear'] as const)
+      Object.defineProperty(value, method, { value: readOnly });
+  }
+  Object.freeze(value);
+  for (const key of Object.keys(value)) deepFreeze((value as Record<string, unknown>)[key]);
+  return value;
+}
+
+function readOnly(): never {
+  throw new TypeError('This cached value is shared by every reader of the in-process tier and is read-only.');
+}
+
+function byteLength(payload: Payload): number {
+  return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
+}
 /** Entries getShared keeps per cache before starting over. */
 const MAX_SHARED = 1000;
 

@@ -12,6 +12,7 @@ import { redisBackend } from './backends/redis.js';
 import { tieredBackend } from './backends/tiered.js';
 import { Cache } from './cache.js';
 import { createCodec } from './codec.js';
+import { localWaker, redisWaker } from './stampede.js';
 
 /** The backend a cache config asks for. */
 function backendFor(larder: Larder, config: ResolvedCacheConfig): CacheBackend {
@@ -87,8 +88,13 @@ export function createCache(larder: Larder, config: ResolvedCacheConfig): Cache 
 }
 
 function depsFor(larder: Larder, config: ResolvedCacheConfig) {
+  const backend = backendFor(larder, config);
   return {
-    backend: backendFor(larder, config),
+    backend,
+    // getOrSet's wake-ups: PUBLISH/SUBSCRIBE on the cache's Redis, else in this process.
+    waker: config.location
+      ? redisWaker(larder.connection(config.location), larder.connection(config.location, 'subscriber'))
+      : localWaker(backend),
     codec: createCodec({
       serializer: config.serializer,
       compress: config.compress,

@@ -50,7 +50,7 @@ const READ = defineScript(
 if not v then return false end
 local pttl = redis.call('PTTL', KEYS[1])
 if string.byte(v, 1) ~= 3 then return { v, pttl } end
-local nl = string.find(v, '\n', 2, true)
+local nl = string.find(v, '\\n', 2, true)
 if not nl then return { v, pttl } end
 local ok, h = pcall(cjson.decode, string.sub(v, 2, nl - 1))
 if not ok or type(h) ~= 'table' or type(h.t) ~= 'table' or #h.t == 0 then return { v, pttl } end

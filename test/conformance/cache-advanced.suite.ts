@@ -1,0 +1,292 @@
+/**
+ * Tags and stampede protection (DESIGN §4.1, issue 7), for every store: the same cases on
+ * memory, Redis standalone and Redis Cluster (and the tiered backend, through its own runner).
+ *
+ * The driver gives two caches on one store: `cache`, and `peer()` — on Redis a second Larder
+ * (its own connections, as another process would have), on memory a second `Cache` over the
+ * same backend.
+ */
+import assert from 'node:assert/strict';
+import type { Cache } from '../../src/cache/cache.js';
+import { CacheKeyError, CacheLoadTimeoutError, CacheValueError } from '../../src/errors.js';
+import { defineSuite, it } from '../support/conformance.js';
+
+export interface AdvancedFixture {
+  cache: Cache;
+  /** A second cache on the same store, with its own connections. */
+  peer: () => Cache;
+}
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** A promise with its resolve function, for loaders the test finishes by hand. */
+function gate<T = void>(): { promise: Promise<T>; open: (value: T) => void } {
+  let open!: (value: T) => void;
+  const promise = new Promise<T>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+defineSuite<AdvancedFixture>('cache-advanced', ({ driver }) => {
+  const cache = () => driver().cache;
+  let n = 0;
+  const key = (label: string) => `${label}-${++n}`;
+
+  // --- tags ---------------------------------------------------------------------------------
+
+  it('invalidateTags makes every value stored with the tag a miss, and only those', async () => {
+    const [a, b, c] = [key('a'), key('b'), key('c')];
+    await cache().set(a, 'A', { tags: ['products'] });
+    await cache().set(b, { name: 'B' }, { tags: ['products', 'eu'] });
+    await cache().set(c, 'C', { tags: ['eu'] });
+    assert.equal(await cache().get(a), 'A');
+    assert.deepEqual(await cache().get(b), { name: 'B' });
+    await cache().invalidateTags(['products']);
+    assert.equal(await cache().get(a), undefined);
+    assert.equal(await cache().get(b), undefined);
+    assert.equal(await cache().get(c), 'C');
+    assert.equal(await cache().has(a), false);
+  });
+
+  it('a value stored after an invalidation carries the new token and hits', async () => {
+    const k = key('after');
+    await cache().set(k, 1, { tags: ['t-after'] });
+    await cache().invalidateTags(['t-after']);
+    await cache().set(k, 2, { tags: ['t-after'] });
+    assert.equal(await cache().get(k), 2);
+  });
+
+  it('another process sees the invalidation (tag tokens live in the store)', async () => {
+    const k = key('peer');
+    await cache().set(k, 'v', { tags: ['shared-tag'] });
+    const peer = driver().peer();
+    assert.equal(await peer.get(k), 'v');
+    await peer.invalidateTags(['shared-tag']);
+    assert.equal(await cache().get(k), undefined);
+  });
+
+  it('a process that never used tags reads a tagged value and its invalidation', async () => {
+    const k = key('fresh-reader');
+    const peer = driver().peer();
+    await peer.set(k, { x: 1 }, { tags: ['reader-tag'] });
+    // The first read of an envelope goes through a plain GET, then switches to the full read.
+    assert.deepEqual(await cache().get(k), { x: 1 });
+    await peer.invalidateTags(['reader-tag']);
+    assert.equal(await cache().get(k), undefined);
+  });
+
+  it('getMany, add and setMany honour tags', async () => {
+    const [a, b, c, d] = [key('m'), key('m'), key('m'), key('m')];
+    assert.deepEqual(await cache().setMany({ [a]: 1, [b]: 'two' }, { tags: ['many'] }), []);
+    assert.equal(await cache().add(c, 3, { tags: ['many'] }), true);
+    await cache().set(d, 'plain');
+    const before = await cache().getMany([a, b, c, d]);
+    assert.deepEqual(
+      [...before.entries()],
+      [
+        [a, 1],
+        [b, 'two'],
+        [c, 3],
+        [d, 'plain'],
+      ],
+    );
+    await cache().invalidateTags(['many']);
+    const after = await cache().getMany([a, b, c, d]);
+    assert.deepEqual([...after.entries()], [[d, 'plain']]);
+  });
+
+  it('tagged values keep their type: integers, Dates, Maps', async () => {
+    const k = key('types');
+    const value = { when: new Date(0), counts: new Map([['x', 1n]]) };
+    await cache().set(k, value, { tags: ['types'] });
+    assert.deepEqual(await cache().get(k), value);
+    const i = key('int');
+    await cache().set(i, 42, { tags: ['types'] });
+    assert.equal(await cache().get(i), 42);
+  });
+
+  it('bad tags are refused with a typed error and nothing is stored', async () => {
+    const k = key('bad-tag');
+    await assert.rejects(cache().set(k, 1, { tags: [''] }), CacheValueError);
+    await assert.rejects(cache().set(k, 1, { tags: ['a\nb'] }), CacheKeyError);
+    assert.equal(await cache().get(k), undefined);
+  });
+
+  it('invalidateTags of unknown tags and of none is harmless', async () => {
+    await cache().invalidateTags([]);
+    await cache().invalidateTags(['never-used-tag']);
+    const k = key('harmless');
+    await cache().set(k, 'x');
+    assert.equal(await cache().get(k), 'x');
+  });
+
+  it('an invalidation during a getOrSet load wins over the value loaded', async () => {
+    const k = key('race');
+    const loading = gate<string>();
+    const pending = cache().getOrSet(k, () => loading.promise, { tags: ['race-tag'] });
+    await sleep(20);
+    await cache().invalidateTags(['race-tag']);
+    loading.open('old data');
+    assert.equal(await pending, 'old data');
+    // Stamped with the token taken before the load: already invalid.
+    assert.equal(await cache().get(k), undefined);
+  });
+
+  // --- stampede -------------------------------------------------------------------------------
+
+  it('100 concurrent getOrSet calls on a cold key run the loader once', async () => {
+    const k = key('cold');
+    let calls = 0;
+    const results = await Promise.all(
+      Array.from({ length: 100 }, () =>
+        cache().getOrSet(k, async () => {
+          calls++;
+          await sleep(30);
+          return 'loaded';
+        }),
+      ),
+    );
+    assert.equal(calls, 1);
+    assert.ok(results.every((r) => r === 'loaded'));
+  });
+
+  it('two processes on one store load a cold key once; the waiter is woken with the value', async () => {
+    const k = key('two');
+    const peer = driver().peer();
+    let calls = 0;
+    const loader = async () => {
+      calls++;
+      await sleep(100);
+      return { v: 'once' };
+    };
+    const results = await Promise.all([
+      cache().getOrSet(k, loader),
+      peer.getOrSet(k, loader),
+      peer.getOrSet(k, loader),
+      cache().getOrSet(k, loader),
+    ]);
+    assert.equal(calls, 1);
+    for (const r of results) assert.deepEqual(r, { v: 'once' });
+  });
+
+  it('a loader that throws reaches its caller and stores nothing', async () => {
+    const k = key('throws');
+    await assert.rejects(
+      cache().getOrSet(k, async () => {
+        throw new Error('db down');
+      }),
+      /db down/,
+    );
+    assert.equal(await cache().get(k), undefined);
+    // The lock was released: the next call loads.
+    assert.equal(await cache().getOrSet(k, () => 'second'), 'second');
+  });
+
+  it('grace: a stale value is served while one caller refreshes; get misses it', async () => {
+    const k = key('grace');
+    await cache().getOrSet(k, () => 'v1', { timeout: 0.2, grace: 60 });
+    await sleep(300);
+    assert.equal(await cache().get(k), undefined, 'past its timeout, get misses');
+    const entry = await cache().getEntry(k);
+    assert.equal(entry.status, 'stale');
+    assert.equal(entry.value, 'v1');
+    const refreshing = gate<string>();
+    let calls = 0;
+    const loader = () => {
+      calls++;
+      return refreshing.promise;
+    };
+    const first = cache().getOrSet(k, loader, { timeout: 60, grace: 60 });
+    await sleep(10);
+    // Others don't wait for the refresh: they get the stale value at once.
+    assert.equal(await cache().getOrSet(k, loader, { timeout: 60, grace: 60 }), 'v1');
+    refreshing.open('v2');
+    assert.equal(await first, 'v2');
+    assert.equal(calls, 1);
+    assert.equal(await cache().get(k), 'v2');
+    assert.ok(cache().stats.staleHits >= 1);
+  });
+
+  it('grace: when the loader fails, the stale value is served (stale-if-error)', async () => {
+    const k = key('sie');
+    await cache().getOrSet(k, () => 'kept', { timeout: 0.1, grace: 60 });
+    await sleep(200);
+    const value = await cache().getOrSet(
+      k,
+      async () => {
+        throw new Error('origin down');
+      },
+      { timeout: 60, grace: 60 },
+    );
+    assert.equal(value, 'kept');
+  });
+
+  it('softTimeout serves the stale value when the loader is slow; the load still lands', async () => {
+    const k = key('soft');
+    await cache().getOrSet(k, () => 'old', { timeout: 0.1, grace: 60 });
+    await sleep(200);
+    const slow = gate<string>();
+    const value = await cache().getOrSet(k, () => slow.promise, {
+      timeout: 60,
+      grace: 60,
+      softTimeout: '50ms',
+    });
+    assert.equal(value, 'old');
+    slow.open('new');
+    for (let i = 0; i < 50 && (await cache().get(k)) !== 'new'; i++) await sleep(20);
+    assert.equal(await cache().get(k), 'new');
+  });
+
+  it('hardTimeout without a stale value is a CacheLoadTimeoutError', async () => {
+    const k = key('hard');
+    const never = gate<string>();
+    await assert.rejects(
+      cache().getOrSet(k, () => never.promise, { hardTimeout: '50ms' }),
+      (error: unknown) => error instanceof CacheLoadTimeoutError && error.status === 503,
+    );
+    never.open('late');
+  });
+
+  it('earlyRefresh refreshes a fresh value in the background before it expires', async () => {
+    const k = key('early');
+    // A loader that "took" long relative to the timeout makes an early refresh near-certain.
+    await cache().getOrSet(
+      k,
+      async () => {
+        await sleep(60);
+        return 'first';
+      },
+      { timeout: 0.5, earlyRefresh: 1000 },
+    );
+    let refreshed = 0;
+    const value = await cache().getOrSet(
+      k,
+      () => {
+        refreshed++;
+        return 'second';
+      },
+      { timeout: 0.5, earlyRefresh: 1000 },
+    );
+    assert.equal(value, 'first', 'the caller gets the current value, not the refresh');
+    for (let i = 0; i < 50 && (await cache().get(k)) !== 'second'; i++) await sleep(20);
+    assert.equal(refreshed, 1);
+    assert.equal(await cache().get(k), 'second');
+  });
+
+  it('getEntry reports hit with age and freshness for values with an envelope, miss otherwise', async () => {
+    const k = key('entry');
+    assert.equal((await cache().getEntry(k)).status, 'miss');
+    const plain = key('plain');
+    await cache().set(plain, 'p', { timeout: 60 });
+    const plainEntry = await cache().getEntry(plain);
+    assert.equal(plainEntry.age, undefined, 'a plain value does not record when it was written');
+    assert.ok(plainEntry.expiresAt && plainEntry.expiresAt > Date.now() + 50_000);
+    await cache().getOrSet(k, () => 'e', { timeout: 60, grace: 10 });
+    const entry = await cache().getEntry(k);
+    assert.ok(entry.status === 'hit' || entry.status === 'hit-local', entry.status);
+    assert.equal(entry.value, 'e');
+    assert.ok(entry.age !== undefined && entry.age >= 0 && entry.age < 5, String(entry.age));
+    assert.ok(entry.expiresAt && entry.expiresAt > Date.now() + 50_000);
+  });
+});
