@@ -17,6 +17,7 @@ const BENCHMARKS: Array<{ name: string; module: () => Promise<BenchModule> }> = 
   { name: 'page-cache', module: () => import('./page-cache.js') },
   { name: 'session', module: () => import('./session.js') },
   { name: 'ratelimit', module: () => import('./ratelimit.js') },
+  { name: 'tiered', module: () => import('./tiered.js') },
 ];
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
