@@ -93,6 +93,10 @@ pageCacheSuite(
       failing = true;
       res.send('ok');
     });
+    app.get('/tagged', web.cachePage(60, { tags: ['catalog'] }), (_req, res) => {
+      count('tagged');
+      res.send(`tagged #${calls.get('tagged')}`);
+    });
     app.get('/swr', web.cachePage(1, { staleWhileRevalidate: 30 }), async (_req, res) => {
       count('swr');
       await sleep(200);

@@ -100,6 +100,10 @@ pageCacheSuite(
       throwing = true;
       return 'ok';
     });
+    app.get('/tagged', { onRequest: web.cachePage(60, { tags: ['catalog'] }) }, async () => {
+      count('tagged');
+      return `tagged #${calls.get('tagged')}`;
+    });
     app.get('/swr', { onRequest: web.cachePage(1, { staleWhileRevalidate: 30 }) }, async () => {
       count('swr');
       await sleep(200);

@@ -86,6 +86,10 @@ pageCacheSuite(
       failing = true;
       return c.text('ok');
     });
+    app.get('/tagged', web.cachePage(60, { tags: ['catalog'] }), (c) => {
+      count('tagged');
+      return c.text(`tagged #${calls.get('tagged')}`);
+    });
     app.get('/swr', web.cachePage(1, { staleWhileRevalidate: 30 }), async (c) => {
       count('swr');
       await sleep(200);

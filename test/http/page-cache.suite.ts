@@ -22,6 +22,7 @@
  * - `GET /flaky` — `cachePage(1, { staleIfError: 30 })`; answers `flaky #n`, or 503 `down` once
  *   `POST /fail` (not cached, not counted) has been called.
  * - `GET /swr` — `cachePage(1, { staleWhileRevalidate: 30 })`; answers `swr #n` after 200 ms.
+ * - `GET /tagged` — `cachePage(60, { tags: ['catalog'] })`; answers `tagged #n`.
  * - `GET /never` — `neverCache()`; answers `never` (not counted).
  * - `GET /cc` — `cacheControl({ public: true, 'max-age': 100 })`; sets
  *   `Cache-Control: max-age=3600`, answers `cc` (not counted).
@@ -264,6 +265,22 @@ export function pageCacheSuite(
         const fresh = await refreshing;
         assert.equal(await fresh.text(), 'swr #2');
         assert.equal(await (await fetch(`${base}/swr`)).text(), 'swr #2');
+      });
+
+      test('purge by tag: invalidateTags drops every page cached with the tag, and only those', async () => {
+        const { base } = ctx;
+        assert.equal(await (await fetch(`${base}/tagged`)).text(), 'tagged #1');
+        assert.equal(await (await fetch(`${base}/tagged?q=2`)).text(), 'tagged #2');
+        const hit = await fetch(`${base}/tagged`);
+        assert.equal(await hit.text(), 'tagged #1');
+        assert.match(hit.headers.get('cache-status') ?? '', /hit/);
+        const untaggedBefore = await (await fetch(`${base}/page?q=tagless`)).text();
+        await ctx.larder.cache().invalidateTags(['catalog']);
+        const purged = await fetch(`${base}/tagged`);
+        assert.equal(await purged.text(), 'tagged #3');
+        assert.match(purged.headers.get('cache-status') ?? '', /miss/);
+        assert.equal(await (await fetch(`${base}/tagged?q=2`)).text(), 'tagged #4');
+        assert.equal(await (await fetch(`${base}/page?q=tagless`)).text(), untaggedBefore, 'untagged pages stay');
       });
 
       test('neverCache and cacheControl patch the headers with Django’s rules', async () => {

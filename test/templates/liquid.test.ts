@@ -215,6 +215,17 @@ describe('liquid {% cache %}: Django’s CacheTests and the rest', () => {
     assert.throws(() => engine.parse('{% cache 60 x using="a" using="b" %}{% endcache %}'), /using= twice/);
   });
 
+  test('invalidateTags re-renders exactly the fragments cached with the tag', async () => {
+    const source = '{% cache 60 sidebar user tags: "catalog" %}{{ n }}{% endcache %}';
+    const other = '{% cache 60 footer tags: "legal" %}{{ n }}{% endcache %}';
+    assert.equal(await render(source, { user: 'u1', n: 1 }), '1');
+    assert.equal(await render(other, { n: 1 }), '1');
+    assert.equal(await render(source, { user: 'u1', n: 2 }), '1', 'cached');
+    await cache.invalidateTags(['catalog']);
+    assert.equal(await render(source, { user: 'u1', n: 3 }), '3', 're-rendered');
+    assert.equal(await render(other, { n: 3 }), '1', 'other tags untouched');
+  });
+
   test('vary-on values may be comma-separated, and a missing variable counts as "" (Django)', async () => {
     await render('{% cache 60 commas a, b %}x{% endcache %}', { a: 1, b: 2 });
     assert.equal(await cache.get(makeFragmentKey('commas', [1, 2])), 'x');

@@ -228,6 +228,17 @@ describe('nunjucks {% cache %}: Django’s CacheTests and the rest', () => {
     );
   });
 
+  test('invalidateTags re-renders exactly the fragments cached with the tag', async () => {
+    const source = '{% cache 60 sidebar user tags=["catalog"] %}{{ n }}{% endcache %}';
+    const other = '{% cache 60 footer tags="legal" %}{{ n }}{% endcache %}';
+    assert.equal(await render(env, source, { user: 'u1', n: 1 }), '1');
+    assert.equal(await render(env, other, { n: 1 }), '1');
+    assert.equal(await render(env, source, { user: 'u1', n: 2 }), '1', 'cached');
+    await cache.invalidateTags(['catalog']);
+    assert.equal(await render(env, source, { user: 'u1', n: 3 }), '3', 're-rendered');
+    assert.equal(await render(env, other, { n: 3 }), '1', 'other tags untouched');
+  });
+
   test('a vary-on variable called tags or using is still a vary-on value', async () => {
     await render(env, '{% cache 60 listing tags %}x{% endcache %}', { tags: 'red' });
     assert.equal(await cache.get(makeFragmentKey('listing', ['red'])), 'x');
