@@ -93,6 +93,16 @@ describe('LocalTier: expiry', () => {
     assert.equal(tier.size, 0);
   });
 
+  it('on the real clock, an entry past its expiry is dropped on the next turn', async () => {
+    const tier = new LocalTier();
+    tier.setTracking(true);
+    tier.remember('gone', { value: 1, expiresAt: Date.now() - 1, bytes: 1 }, tier.mark('gone'));
+    assert.equal(tier.get('gone'), undefined);
+    tier.remember('soon', { value: 1, expiresAt: Date.now() + 5, bytes: 1 }, tier.mark('soon'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.equal(tier.get('soon'), undefined);
+  });
+
   it('caps an entry at ttl, and reports the store expiry unchanged', () => {
     const { tier, clock, fill } = setup({ ttl: 500 });
     fill('forever', { expiresAt: null });

@@ -113,13 +113,19 @@ for (const topology of topologies) {
         await cache.set(key, value);
         assert.deepEqual(await cache.get(key), value);
         const made = cache.keyMaker.make(key);
-        // Until the facade fills the tier itself, the test does what it will do.
-        if (!tier.get(made) || tagKeys) {
-          tier.remember(
-            made,
-            { value, expiresAt: null, bytes: 16, ...(tagKeys ? { tagKeys } : {}) },
-            tier.mark(made),
-          );
+        if (tagKeys) {
+          // Tag keys of the test's choosing (the facade's tag scheme is tested with the facade).
+          tier.remember(made, { value, expiresAt: null, bytes: 16, tagKeys }, tier.mark(made));
+        } else {
+          // The invalidation of our own SET reaches the tracking socket after the SET's reply
+          // and may refuse the first fill (as it must: it cannot tell it from a foreign write).
+          const started = performance.now();
+          while (tier.get(made) === undefined) {
+            if (performance.now() - started > EVICTION_BOUND_MS)
+              assert.fail(`the facade never filled ${key}`);
+            await cache.get(key);
+          }
+          assert.equal((await cache.getEntry(key)).status, 'hit-local');
         }
         assert.ok(tier.get(made), `${key} is held in the tier`);
         return made;
