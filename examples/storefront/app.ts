@@ -112,7 +112,13 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
     res.type('html').send(html);
   };
 
-  /** The region's catalog through the cache: the slow query runs once a minute at most. */
+  /**
+   * The region's catalog through the cache: the slow query runs once a minute at most, once
+   * across every process (stampede protection). For an hour past that minute the old catalog
+   * is still served while one request refreshes it, or if the query fails. Everything built
+   * from the catalog carries the `catalog` tag: `invalidateTags(['catalog'])` after a product
+   * change drops the query result and the cached pages together.
+   */
   const productsFor = async (region: Region) => {
     let loaded = false;
     const products = await larder.cache().getOrSet<Product[]>(
@@ -121,7 +127,7 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
         loaded = true;
         return queryCatalog(region);
       },
-      { timeout: 60 },
+      { timeout: 60, grace: '1h', softTimeout: '250ms', tags: ['catalog'] },
     );
     return { products, loaded };
   };
@@ -155,9 +161,9 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   // signed-in visitor's page is rendered each time — from the cached catalog query and the
   // cached sidebar fragment. An anonymous page reads an empty session: no store round trip
   // without a session cookie, and no Set-Cookie, so it is stored.
-  app.get('/products', web.cachePage(60), web.varyOnCookie(), (req, res) => catalog(req, res, regionOf(req)));
+  app.get('/products', web.cachePage(60, { tags: ['catalog'] }), web.varyOnCookie(), (req, res) => catalog(req, res, regionOf(req)));
 
-  app.get('/products/:region', web.cachePage(60), web.varyOnCookie(), async (req, res) => {
+  app.get('/products/:region', web.cachePage(60, { tags: ['catalog'] }), web.varyOnCookie(), async (req, res) => {
     const region = req.params.region as Region;
     if (!REGIONS.includes(region)) {
       res
