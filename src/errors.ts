@@ -131,6 +131,35 @@ export class CacheLoadTimeoutError extends LarderError {
   }
 }
 
+/**
+ * Redis refused a cache command with an error of its own — the key holds another type
+ * (`WRONGTYPE`), the server is out of memory (`OOM`), a script failed — rather than being
+ * out of reach. `reply` is Redis' message.
+ */
+export class CacheCommandError extends LarderError {
+  static override readonly code = 'E_CACHE_COMMAND';
+  /** The cache's name. */
+  readonly cache: string;
+  /** The cache operation (`get`, `set`, …). */
+  readonly operation: string;
+  /** What Redis answered. */
+  readonly reply: string;
+  constructor(cache: string, operation: string, reply: string, options: LarderErrorOptions = {}) {
+    super(`cache ${cache}: Redis refused ${operation}: ${reply}. ${adviceFor(reply)}`, options);
+    this.cache = cache;
+    this.operation = operation;
+    this.reply = reply;
+  }
+}
+
+function adviceFor(reply: string): string {
+  if (reply.startsWith('WRONGTYPE'))
+    return 'Another program stored a non-string value under this key: give this cache its own keyPrefix or database.';
+  if (reply.startsWith('OOM'))
+    return "The server reached maxmemory with a 'noeviction' policy: give a cache database a policy such as allkeys-lru, or raise maxmemory.";
+  return 'Check the server log and the command it names.';
+}
+
 /** A value cannot be encoded, or stored bytes cannot be decoded. */
 export class SerializationError extends LarderError {
   static override readonly code = 'E_SERIALIZATION';

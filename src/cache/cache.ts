@@ -4,10 +4,12 @@
  * backend (`CacheBackend`) only translates to its store.
  */
 import { randomBytes } from 'node:crypto';
+import { ErrorReply } from 'redis';
 import { parseDuration } from '../config/duration.js';
 import type { ResolvedCacheConfig } from '../config/schema.js';
 import {
   BackendUnavailableError,
+  CacheCommandError,
   CacheLoadTimeoutError,
   CacheMissError,
   CacheValueError,
@@ -1031,15 +1033,22 @@ export class Cache {
   #failed(error: unknown, op: string, alwaysThrow = false): void {
     this.stats.errors++;
     if (error instanceof SerializationError) throw error;
-    if (!alwaysThrow && this.config.ignoreErrors && error instanceof BackendUnavailableError) {
+    // A reply error (WRONGTYPE, OOM, a failed script) becomes a typed error that says what
+    // to do. OOM is the server unable to store anything now: with ignoreErrors, a no-op.
+    const refused =
+      error instanceof ErrorReply
+        ? new CacheCommandError(this.name, op, error.message, { cause: error })
+        : undefined;
+    const ignorable = error instanceof BackendUnavailableError || refused?.reply.startsWith('OOM') === true;
+    if (!alwaysThrow && this.config.ignoreErrors && ignorable) {
       const now = Date.now();
       if (now - this.#lastLoggedError > 1000) {
         this.#lastLoggedError = now;
-        this.#log('warn', `cache ${this.name}: ${op} ignored: ${error.message}`);
+        this.#log('warn', `cache ${this.name}: ${op} ignored: ${(error as Error).message}`);
       }
       return;
     }
-    throw error;
+    throw refused ?? error;
   }
 }
 
