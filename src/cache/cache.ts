@@ -124,6 +124,8 @@ export class Cache {
   readonly #shared = new Map<string, { payload: Payload; value: unknown }>();
   readonly #forRegion: CacheDeps['forRegion'];
   readonly #local: LocalTier | undefined;
+  /** Tiered caches: made keys of the default version, by user key (bounded). */
+  readonly #madeKeys = new Map<string, string>();
   readonly #waker: Waker;
   /**
    * Set once this cache has seen an entry envelope (a value with tags or a grace period,
@@ -187,20 +189,35 @@ export class Cache {
    */
   get<T = unknown>(key: string, defaultValue?: T, options?: VersionOptions): Promise<T | undefined> {
     let made: string;
-    try {
-      made = this.keyMaker.make(key, options?.version);
-    } catch (error) {
-      return Promise.reject(error);
-    }
     if (this.#local !== undefined) {
+      // A tier hit costs less than validating a key: remember made keys (default version).
+      const memo = options?.version === undefined ? this.#madeKeys.get(key) : undefined;
+      if (memo !== undefined) made = memo;
+      else {
+        try {
+          made = this.keyMaker.make(key, options?.version);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+        if (options?.version === undefined) {
+          if (this.#madeKeys.size >= MAX_MADE_KEYS) this.#madeKeys.clear();
+          this.#madeKeys.set(key, made);
+        }
+      }
       const hit = this.#local.get(made);
       if (hit !== undefined && (hit.staleAt === undefined || hit.staleAt > Date.now())) {
         this.stats.hits++;
         this.stats.localHits++;
         return Promise.resolve(hit.value as T);
       }
+      return this.#getFound(made, defaultValue, false);
     }
-    if (this.#local !== undefined || this.#enveloped) return this.#getFound(made, defaultValue, false);
+    try {
+      made = this.keyMaker.make(key, options?.version);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (this.#enveloped) return this.#getFound(made, defaultValue, false);
     // The hot path: one backend call and one continuation, no async-function frame.
     return this.backend.get(made).then(
       (payload) => {
@@ -1121,6 +1138,8 @@ function readOnly(): never {
 function byteLength(payload: Payload): number {
   return typeof payload === 'string' ? Buffer.byteLength(payload) : payload.length;
 }
+/** Made keys a tiered cache remembers before starting over. */
+const MAX_MADE_KEYS = 10_000;
 /** Entries getShared keeps per cache before starting over. */
 const MAX_SHARED = 1000;
 
