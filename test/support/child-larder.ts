@@ -64,7 +64,7 @@ export interface ChildLarder {
 }
 
 const MAIN = path.join(path.dirname(fileURLToPath(import.meta.url)), 'child-larder-main.ts');
-const START_TIMEOUT_MS = 15_000;
+const START_TIMEOUT_MS = 30_000;
 
 /**
  * Starts `count` children (`node --import tsx child-larder-main.ts`), each with its own
@@ -116,7 +116,7 @@ function startOne(options: ChildLarderOptions): Promise<ChildLarder> {
     getOrSet: (key, o) => call({ op: 'getOrSet', key, ...o }),
     command: (args) => call({ op: 'command', args }),
     holds: (key) => call({ op: 'holds', key }),
-    tracking: (boundMs = 10_000) => call<boolean>({ op: 'tracking', boundMs }).then(() => {}),
+    tracking: (boundMs = 20_000) => call<boolean>({ op: 'tracking', boundMs }).then(() => {}),
     waitEvicted: (key, boundMs = 2_000) => call({ op: 'waitEvicted', key, boundMs }),
     close: async () => {
       if (child.connected) await call({ op: 'close' }).catch(() => {});
