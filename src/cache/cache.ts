@@ -958,6 +958,8 @@ export class Cache {
     const version = options?.version;
     for await (const batch of this.backend.scan(this.keyMaker.pattern(pattern, version), SCAN_BATCH)) {
       for (const made of batch) {
+        // getOrSet's lock keys end in a control character no user key may hold: not listed.
+        if (made.endsWith(LOCK_SUFFIX)) continue;
         const key = this.keyMaker.isDefaultFormat ? this.keyMaker.strip(made, version) : made;
         if (key !== undefined) yield key;
       }

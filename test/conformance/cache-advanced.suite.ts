@@ -170,6 +170,18 @@ defineSuite<AdvancedFixture>('cache-advanced', ({ driver }) => {
     for (const r of results) assert.deepEqual(r, { v: 'once' });
   });
 
+  it('keys() lists neither tag tokens nor a load in progress', async () => {
+    const k = key('listed');
+    const loading = gate<string>();
+    const pending = cache().getOrSet(k, () => loading.promise, { tags: ['listed-tag'] });
+    await sleep(20);
+    const listed = await cache().keys(`${k}*`);
+    assert.deepEqual(listed, [], 'only the lock and the tag token exist so far');
+    loading.open('v');
+    await pending;
+    assert.deepEqual(await cache().keys(`${k}*`), [k]);
+  });
+
   it('a loader that throws reaches its caller and stores nothing', async () => {
     const k = key('throws');
     await assert.rejects(
