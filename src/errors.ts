@@ -224,6 +224,52 @@ export class TaskRevokedError extends LarderError {
   static override readonly code = 'E_TASK_REVOKED';
 }
 
+/**
+ * A task was used wrongly: an unknown task name, a name defined twice, a bad option at
+ * `define`, or bad arguments or options at `delay` / `applyAsync` (countdown, eta,
+ * expires, jobId, payload that JSON cannot carry). Nothing was enqueued.
+ */
+export class TaskUsageError extends LarderError {
+  static override readonly code = 'E_TASK_USAGE';
+  /** The task's name, when the error is about one task. */
+  readonly task: string | undefined;
+  constructor(task: string | undefined, message: string, options: LarderErrorOptions = {}) {
+    super(task === undefined ? message : `Task ${JSON.stringify(task)}: ${message}`, options);
+    this.task = task;
+  }
+}
+
+/**
+ * A task ran and failed for good (its retries used up): what `AsyncResult.get()` throws.
+ * `remoteName` is the class name of the error the handler threw (`'TypeError'`); in the
+ * same process (the eager driver) `cause` is that error itself.
+ */
+export class TaskFailedError extends LarderError {
+  static override readonly code = 'E_TASK_FAILED';
+  readonly task: string;
+  readonly id: string;
+  readonly remoteName: string;
+  readonly attempts: number;
+  constructor(
+    task: string,
+    id: string,
+    remoteName: string,
+    remoteMessage: string,
+    attempts: number,
+    options: LarderErrorOptions = {},
+  ) {
+    super(
+      `Task ${JSON.stringify(task)} (id ${id}) failed after ${attempts} attempt${attempts === 1 ? '' : 's'}: ` +
+        `${remoteName}: ${remoteMessage}`,
+      options,
+    );
+    this.task = task;
+    this.id = id;
+    this.remoteName = remoteName;
+    this.attempts = attempts;
+  }
+}
+
 /** Short, safe rendering of a value for messages. */
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);

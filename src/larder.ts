@@ -17,6 +17,7 @@ import type { RateLimiter } from './ratelimit/limiter.js';
 import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
 import { ConnectionManager, type ConnectionRole } from './redis/manager.js';
 import { SessionManager } from './session/manager.js';
+import { Tasks } from './tasks/tasks.js';
 
 /** Which driver each capability uses: `memory` or the redacted Redis location. */
 export interface BackendSummary {
@@ -54,6 +55,7 @@ export class Larder {
   #cacheInstances = new Map<string, Cache>();
   #sessions: SessionManager | undefined;
   #limiters = new Map<string, RateLimiter>();
+  #tasks: Tasks | undefined;
   #closed = false;
 
   constructor(config: ResolvedConfig) {
@@ -158,6 +160,21 @@ export class Larder {
   }
 
   /**
+   * Tasks (DESIGN §4.5): Celery's shape on BullMQ with `tasks.broker` (or the default
+   * connection), else in this process (the eager driver). Created on first use.
+   *
+   * @example
+   * const receipt = larder.tasks.define('receipt', sendReceipt, { retries: 3 });
+   * const result = receipt.delay({ orderId: 42 });
+   */
+  get tasks(): Tasks {
+    if (this.#closed)
+      throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
+    this.#tasks ??= new Tasks(this);
+    return this.#tasks;
+  }
+
+  /**
    * Deletes the cached page for an absolute `url` as a client sending `headers` would find
    * it (DESIGN §4.2's `invalidatePage(url, { headers })`, bound to this Larder).
    *
@@ -220,6 +237,7 @@ export class Larder {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    await this.#tasks?.close();
     await this.#sessions?.close();
     await Promise.all([...this.#cacheInstances.values()].map((c) => c.close()));
     await this.connections.close();

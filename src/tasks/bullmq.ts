@@ -1,0 +1,338 @@
+/**
+ * @module larder/tasks/bullmq — the Redis task driver, on BullMQ 6 over node-redis
+ * (`createNodeRedisClient`). BullMQ does the queueing, retries with backoff, delays,
+ * priorities, flows (the canvas), job schedulers and stalled-job recovery; this file adds
+ * what Celery has and BullMQ lacks: expiry, revocation of any job, time limits, errors
+ * that keep their class, and job state in Celery's words.
+ *
+ * BullMQ is loaded on first use, so the eager default works without it installed.
+ */
+import type { FlowJob, FlowProducer, Job, JobsOptions, Queue, QueueEvents } from 'bullmq';
+import type { RedisLocation } from '../config/types.js';
+import { BackendUnavailableError, TaskRevokedError, TaskUsageError } from '../errors.js';
+import { checkBrokerLocation, closeRaw, type RawRedisClient, rawClient } from './connection.js';
+import { recordFailure, revokedMessage } from './run.js';
+import type { FailureRecord, FlowSpec, JobSpec, JobState, TaskDefinition, TaskDriver } from './types.js';
+import { startBullWorker } from './worker.js';
+
+type BullMQ = typeof import('bullmq');
+
+/** What a job carries in BullMQ's `data`. */
+export interface Envelope {
+  /** The payload, when it was given at apply time. */
+  a?: unknown;
+  /** Where the payload comes from: 'args', 'previous' (one child's result), 'all' (every child's). */
+  f: 'args' | 'previous' | 'all';
+  /** Expiry, epoch ms. */
+  x?: number;
+  /** The children's job keys, in order (flow parents). */
+  k?: string[];
+}
+
+/** Jobs kept after they finish, for `AsyncResult` and `jobId` idempotency (Celery's result_expires: 1 day). */
+const KEEP = { age: 86_400, count: 10_000 };
+/** A revocation is remembered this long (Celery keeps revoked ids in memory for as long). */
+const REVOKED_TTL_MS = 86_400_000;
+/** `wait` re-reads the state this often as well, in case an event went by unseen. */
+const POLL_MS = 1_000;
+
+/** Options of {@link bullmqDriver}. */
+export interface BullmqDriverOptions {
+  location: RedisLocation;
+  prefix: string;
+  lookup: (name: string) => TaskDefinition | undefined;
+  log: (level: 'info' | 'warn' | 'error', message: string) => void;
+}
+
+/** The shared parts of a running driver, also handed to workers. */
+export interface BullContext {
+  bull: BullMQ;
+  prefix: string;
+  location: RedisLocation;
+  commands: RawRedisClient;
+  adapter: ReturnType<BullMQ['createNodeRedisClient']>;
+  revokedKey(queue: string, id: string): string;
+  lookup: BullmqDriverOptions['lookup'];
+  log: BullmqDriverOptions['log'];
+}
+
+/**
+ * The BullMQ driver; connects on first use.
+ *
+ * @example const driver = bullmqDriver({ location, prefix: 'larder', lookup, log: console.log });
+ */
+export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
+  checkBrokerLocation(options.location);
+  const queues = new Map<string, Queue>();
+  const events = new Map<string, Promise<QueueEvents>>();
+  const eventClients: RawRedisClient[] = [];
+  const workers = new Set<{ close(force?: boolean): Promise<void> }>();
+  let flows: FlowProducer | undefined;
+  let ctx: Promise<BullContext> | undefined;
+  let closed = false;
+
+  const context = (): Promise<BullContext> => {
+    if (closed)
+      return Promise.reject(new TaskUsageError(undefined, 'the task driver is closed (larder.close()).'));
+    ctx ??= (async () => {
+      let bull: BullMQ;
+      try {
+        bull = await import('bullmq');
+      } catch (cause) {
+        throw new TaskUsageError(
+          undefined,
+          "the 'bullmq' driver needs the bullmq package: npm install bullmq@6 — or set tasks.driver to 'eager'.",
+          { cause },
+        );
+      }
+      const commands = rawClient(options.location);
+      return {
+        bull,
+        prefix: options.prefix,
+        location: options.location,
+        commands,
+        adapter: bull.createNodeRedisClient(commands),
+        revokedKey: (queue, id) => `${options.prefix}:${queue}:larder-revoked:${id}`,
+        lookup: options.lookup,
+        log: options.log,
+      };
+    })();
+    return ctx;
+  };
+
+  const queueOf = async (name: string): Promise<Queue> => {
+    const c = await context();
+    let queue = queues.get(name);
+    if (!queue) {
+      queue = new c.bull.Queue(name, {
+        connection: c.adapter,
+        prefix: c.prefix,
+        defaultJobOptions: { removeOnComplete: KEEP, removeOnFail: KEEP },
+      });
+      queue.on('error', (error: Error) => c.log('warn', `larder tasks: queue '${name}': ${error.message}`));
+      queues.set(name, queue);
+    }
+    return queue;
+  };
+
+  const eventsOf = (name: string): Promise<QueueEvents> => {
+    let found = events.get(name);
+    if (!found) {
+      found = (async () => {
+        const c = await context();
+        const client = rawClient(c.location);
+        eventClients.push(client);
+        const qe = new c.bull.QueueEvents(name, {
+          connection: c.bull.createNodeRedisClient(client),
+          prefix: c.prefix,
+        });
+        qe.on('error', (error: Error) =>
+          c.log('warn', `larder tasks: events of '${name}': ${error.message}`),
+        );
+        await qe.waitUntilReady();
+        qe.setMaxListeners(0); // one listener pair per waiting get()
+        return qe;
+      })();
+      events.set(name, found);
+    }
+    return found;
+  };
+
+  const jobOptions = (spec: JobSpec): JobsOptions => ({
+    jobId: spec.id,
+    delay: spec.delay,
+    attempts: spec.attempts,
+    backoff: spec.backoff,
+    ...(spec.priority !== undefined ? { priority: spec.priority } : {}),
+  });
+
+  const envelope = (spec: JobSpec, children: FlowSpec[] = []): Envelope => ({
+    f: spec.payload.from,
+    ...(spec.payload.from === 'args' && spec.payload.args !== undefined ? { a: spec.payload.args } : {}),
+    ...(spec.expiresAt !== undefined ? { x: spec.expiresAt } : {}),
+    ...(children.length ? { k: children.map((c) => `${options.prefix}:${c.queue}:${c.id}`) } : {}),
+  });
+
+  const flowJob = (spec: FlowSpec, child: boolean): FlowJob => ({
+    name: spec.task,
+    queueName: spec.queue,
+    data: envelope(spec, spec.children),
+    opts: { ...jobOptions(spec), ...(child ? { failParentOnFailure: true } : {}) },
+    ...(spec.children.length ? { children: spec.children.map((c) => flowJob(c, true)) } : {}),
+  });
+
+  async function state(id: string, queue: string): Promise<JobState | undefined> {
+    const q = await queueOf(queue);
+    // The state first, the job's hash after: a job read while active and found completed a
+    // moment later would show no result.
+    const bullState = await q.getJobState(id);
+    const job = bullState === 'unknown' ? undefined : ((await q.getJob(id)) as Job | undefined);
+    if (!job) {
+      const c = await context();
+      if ((await c.commands.get(c.revokedKey(queue, id))) === null) return undefined;
+      const failure = recordFailure(new TaskRevokedError(revokedMessage('?', id, 'revoked')));
+      return { status: 'revoked', task: '?', attempts: 0, failure };
+    }
+    const env = (job.data ?? {}) as Envelope;
+    const base = { task: job.name, attempts: job.attemptsMade };
+    switch (bullState) {
+      case 'completed':
+        return { ...base, status: 'success', result: job.returnvalue ?? null };
+      case 'failed': {
+        // A parent failed by a child (failParentOnFailure) never ran: the child's error is the story.
+        for (const key of env.k ?? []) {
+          const [childQueue, childId] = splitKey(options.prefix, key);
+          const child = await state(childId, childQueue);
+          if (child && (child.status === 'failure' || child.status === 'revoked'))
+            return { id: childId, ...child };
+        }
+        const failure = failureOf(job);
+        return { ...base, status: failure.name === 'TaskRevokedError' ? 'revoked' : 'failure', failure };
+      }
+      case 'active':
+        return { ...base, status: 'started' };
+      case 'unknown':
+        return undefined;
+      default: {
+        // waiting, delayed, prioritized, waiting-children
+        if (env.x !== undefined && Date.now() > env.x) {
+          const failure = recordFailure(new TaskRevokedError(revokedMessage(job.name, id, 'expired')));
+          return { ...base, status: 'revoked', failure };
+        }
+        return { ...base, status: job.attemptsMade > 0 ? 'retry' : 'pending' };
+      }
+    }
+  }
+
+  return {
+    kind: 'bullmq',
+
+    async enqueue(spec) {
+      const q = await queueOf(spec.queue);
+      await q.add(spec.task, envelope(spec), jobOptions(spec));
+    },
+
+    async enqueueFlow(root) {
+      const c = await context();
+      flows ??= new c.bull.FlowProducer({ connection: c.adapter, prefix: c.prefix });
+      await flows.add(flowJob(root, false), { queuesOptions: {} });
+    },
+
+    state,
+
+    async wait(id, queue, timeoutMs) {
+      // QueueEvents also emits `completed:<id>` / `failed:<id>`, which its typings leave out.
+      const emitter = (await eventsOf(queue)) as unknown as import('node:events').EventEmitter;
+      const deadline = Date.now() + timeoutMs;
+      let wake: () => void = () => {};
+      const onEvent = () => wake();
+      emitter.on(`completed:${id}`, onEvent);
+      emitter.on(`failed:${id}`, onEvent);
+      try {
+        for (;;) {
+          const now = await state(id, queue);
+          const left = deadline - Date.now();
+          if ((now && ['success', 'failure', 'revoked'].includes(now.status)) || left <= 0) return now;
+          await new Promise<void>((resolve) => {
+            const timer = setTimeout(resolve, Math.min(left, POLL_MS));
+            wake = () => {
+              clearTimeout(timer);
+              resolve();
+            };
+          });
+        }
+      } finally {
+        emitter.off(`completed:${id}`, onEvent);
+        emitter.off(`failed:${id}`, onEvent);
+      }
+    },
+
+    async revoke(id, queue) {
+      const c = await context();
+      // Remembered first: a run that is active now is never retried, a copy never started.
+      await c.commands.set(c.revokedKey(queue, id), '1', { PX: REVOKED_TTL_MS });
+      const job = (await (await queueOf(queue)).getJob(id)) as Job | undefined;
+      if (!job) return false;
+      const bullState = await job.getState();
+      if (!['waiting', 'wait', 'delayed', 'prioritized', 'waiting-children'].includes(bullState))
+        return false;
+      try {
+        await job.remove();
+        return true;
+      } catch {
+        return false; // a worker took it in the meantime: it finishes this run, without retries
+      }
+    },
+
+    async schedule(name, spec, job) {
+      const q = await queueOf(job.queue);
+      const repeat =
+        'every' in spec ? { every: spec.every } : { pattern: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) };
+      try {
+        await q.upsertJobScheduler(name, repeat, {
+          name: job.task,
+          data: envelope({ ...job, id: name, delay: 0 }),
+          opts: {
+            attempts: job.attempts,
+            backoff: job.backoff,
+            ...(job.priority !== undefined ? { priority: job.priority } : {}),
+          },
+        });
+      } catch (cause) {
+        if (cause instanceof BackendUnavailableError) throw cause;
+        throw new TaskUsageError(
+          job.task,
+          `schedule ${JSON.stringify(name)} was refused: ${(cause as Error).message}`,
+          {
+            cause,
+          },
+        );
+      }
+    },
+
+    async unschedule(name, queue) {
+      return (await queueOf(queue)).removeJobScheduler(name);
+    },
+
+    async startWorker(opts) {
+      const worker = await startBullWorker(await context(), opts);
+      workers.add(worker);
+      return {
+        queues: worker.queues,
+        concurrency: worker.concurrency,
+        close: async (force) => {
+          workers.delete(worker);
+          await worker.close(force);
+        },
+      };
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      await Promise.all([...workers].map((w) => w.close()));
+      const opened = await Promise.allSettled([...events.values()]);
+      await Promise.allSettled([
+        ...opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)),
+        ...[...queues.values()].map((q) => q.close()),
+        flows?.close(),
+      ]);
+      const c = ctx ? await ctx.catch(() => undefined) : undefined;
+      await Promise.all([...eventClients, ...(c ? [c.commands] : [])].map(closeRaw));
+    },
+  };
+}
+
+/** `prefix:queue:id` → [queue, id]. */
+function splitKey(prefix: string, key: string): [string, string] {
+  const rest = key.slice(prefix.length + 1);
+  const at = rest.indexOf(':');
+  return [rest.slice(0, at), rest.slice(at + 1)];
+}
+
+/** The failure BullMQ recorded: the message, and the class name from the last stack trace's first line. */
+function failureOf(job: Job): FailureRecord {
+  const stack = job.stacktrace?.at(-1) ?? '';
+  const name = /^([A-Za-z_$][\w$]*)(?::|$)/.exec(stack.split('\n', 1)[0] ?? '')?.[1] ?? 'Error';
+  return { name, message: job.failedReason ?? 'unknown failure' };
+}

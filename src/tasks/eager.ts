@@ -1,0 +1,312 @@
+/**
+ * @module larder/tasks/eager — the embedded task driver: jobs run in this process, on
+ * timers, with BullMQ's semantics (Celery's `task_always_eager` made honest: a job is
+ * applied asynchronously, retried with backoff, delayed, expired, time-limited, and its
+ * result kept for `AsyncResult`). Hand-written because it is the point: no server.
+ * `priority` is accepted and has no effect (nothing waits behind anything here).
+ */
+import { TaskRevokedError, TaskUsageError } from '../errors.js';
+import { recordFailure, retryDelay, revokedMessage, runOnce } from './run.js';
+import type {
+  FailureRecord,
+  FlowSpec,
+  JobSpec,
+  JobState,
+  TaskDefinition,
+  TaskDriver,
+  TaskWorker,
+} from './types.js';
+
+/** Finished jobs kept for `AsyncResult` (BullMQ keeps 10 000 per queue; the oldest go first). */
+const KEEP_FINISHED = 10_000;
+/** A finished job is forgotten after a day, as BullMQ's removeOnComplete / removeOnFail age. */
+const KEEP_MS = 86_400_000;
+
+interface EagerJob {
+  spec: JobSpec;
+  state: JobState;
+  finishedAt?: number;
+  timer?: NodeJS.Timeout;
+  revoked: boolean;
+  waiters: Set<() => void>;
+  /** For a flow parent: its children's ids, in order, and how many are still to succeed. */
+  children?: { ids: string[]; left: number };
+  parent?: string;
+}
+
+const FINISHED = new Set(['success', 'failure', 'revoked']);
+
+/**
+ * The eager driver over a registry lookup.
+ *
+ * @example
+ * const driver = eagerDriver((name) => registry.get(name));
+ */
+export function eagerDriver(lookup: (name: string) => TaskDefinition | undefined): TaskDriver {
+  const jobs = new Map<string, EagerJob>();
+  const schedules = new Map<string, NodeJS.Timeout>();
+  const running = new Set<Promise<void>>();
+  const stop = new AbortController();
+  let finishedCount = 0;
+  let closed = false;
+
+  const key = (queue: string, id: string) => `${queue}\u0000${id}`;
+
+  function finish(job: EagerJob, state: Partial<JobState>): void {
+    Object.assign(job.state, state);
+    job.finishedAt = Date.now();
+    for (const wake of job.waiters) wake();
+    job.waiters.clear();
+    finishedCount++;
+    if (job.parent !== undefined) settleChild(job);
+    if (finishedCount > KEEP_FINISHED) forgetOld();
+  }
+
+  function forgetOld(): void {
+    const cutoff = Date.now() - KEEP_MS;
+    for (const [k, job] of jobs) {
+      if (job.finishedAt === undefined) continue;
+      if (finishedCount <= KEEP_FINISHED && job.finishedAt > cutoff) break;
+      jobs.delete(k);
+      finishedCount--;
+    }
+  }
+
+  /** A child finished: start the parent when all succeeded, fail it with the first failure. */
+  function settleChild(child: EagerJob): void {
+    const parent = jobs.get(key(child.spec.queue, child.parent as string));
+    if (!parent || FINISHED.has(parent.state.status) || !parent.children) return;
+    if (child.state.status === 'success') {
+      if (--parent.children.left === 0) arm(parent, parent.spec.delay);
+      return;
+    }
+    // BullMQ's failParentOnFailure: the parent never runs; `get()` shows the child's error.
+    const { status, task, attempts, failure } = child.state;
+    finish(parent, {
+      status,
+      task,
+      attempts,
+      id: child.state.id ?? child.spec.id,
+      failure: failure as FailureRecord,
+    });
+  }
+
+  function arm(job: EagerJob, delay: number): void {
+    if (closed) return;
+    job.timer = setTimeout(() => {
+      job.timer = undefined;
+      const run = attempt(job).finally(() => running.delete(run));
+      running.add(run);
+    }, delay);
+  }
+
+  function payloadOf(job: EagerJob): unknown {
+    const { payload } = job.spec;
+    if (payload.from === 'args') return payload.args;
+    const results = (job.children?.ids ?? []).map((id) => jobs.get(key(job.spec.queue, id))?.state.result);
+    return payload.from === 'previous' ? results[0] : results;
+  }
+
+  async function attempt(job: EagerJob): Promise<void> {
+    const { spec } = job;
+    const def = lookup(spec.task);
+    if (job.revoked || (spec.expiresAt !== undefined && Date.now() > spec.expiresAt)) {
+      const why = job.revoked ? 'revoked' : 'expired';
+      const error = new TaskRevokedError(revokedMessage(spec.task, spec.id, why));
+      finish(job, { status: 'revoked', failure: recordFailure(error) });
+      return;
+    }
+    if (!def) {
+      const error = new TaskUsageError(spec.task, 'no task of this name is defined in this process.');
+      finish(job, { status: 'failure', failure: recordFailure(error) });
+      return;
+    }
+    job.state.status = 'started';
+    job.state.attempts++;
+    try {
+      // A copy through JSON, as a job's payload and result would travel through Redis.
+      const args = structuredJson(payloadOf(job));
+      const result = await runOnce(
+        def,
+        args,
+        {
+          id: spec.id,
+          task: spec.task,
+          queue: spec.queue,
+          attempt: job.state.attempts,
+          retries: spec.attempts - 1,
+        },
+        stop.signal,
+      );
+      finish(job, { status: 'success', result: result === undefined ? null : structuredJson(result) });
+    } catch (error) {
+      if (job.state.attempts < spec.attempts && !job.revoked && !closed) {
+        job.state.status = 'retry';
+        job.state.failure = recordFailure(error);
+        arm(job, retryDelay(spec.backoff, job.state.attempts));
+        return;
+      }
+      finish(job, { status: 'failure', failure: recordFailure(error) });
+    }
+  }
+
+  function add(spec: JobSpec, parent?: string): EagerJob | undefined {
+    const k = key(spec.queue, spec.id);
+    if (jobs.has(k)) return undefined; // idempotent: the kept job stands
+    const job: EagerJob = {
+      spec,
+      state: { status: 'pending', task: spec.task, attempts: 0 },
+      revoked: false,
+      waiters: new Set(),
+      ...(parent !== undefined ? { parent } : {}),
+    };
+    jobs.set(k, job);
+    return job;
+  }
+
+  function addFlow(spec: FlowSpec, parent?: string): void {
+    const job = add(spec, parent);
+    if (!job) return;
+    if (spec.children.length === 0) {
+      arm(job, spec.delay);
+      return;
+    }
+    job.children = { ids: spec.children.map((c) => c.id), left: spec.children.length };
+    for (const child of spec.children) addFlow(child, spec.id);
+  }
+
+  const driver: TaskDriver = {
+    kind: 'eager',
+
+    async enqueue(spec) {
+      const job = add(spec);
+      if (job) arm(job, spec.delay);
+    },
+
+    async enqueueFlow(root) {
+      addFlow(root);
+    },
+
+    async state(id, queue) {
+      const job = jobs.get(key(queue, id));
+      if (!job) return undefined;
+      const expired =
+        job.state.status === 'pending' && job.spec.expiresAt !== undefined && Date.now() > job.spec.expiresAt;
+      return { ...job.state, ...(expired ? { status: 'revoked' as const } : {}) };
+    },
+
+    async wait(id, queue, timeoutMs) {
+      const job = jobs.get(key(queue, id));
+      if (!job) return undefined;
+      if (!FINISHED.has(job.state.status)) {
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(done, timeoutMs);
+          function done() {
+            clearTimeout(timer);
+            job?.waiters.delete(done);
+            resolve();
+          }
+          job.waiters.add(done);
+        });
+      }
+      return { ...job.state };
+    },
+
+    async revoke(id, queue) {
+      const job = jobs.get(key(queue, id));
+      if (!job || FINISHED.has(job.state.status)) return false;
+      job.revoked = true;
+      if (job.state.status === 'started') return false; // runs on; never retried
+      clearTimeout(job.timer);
+      const error = new TaskRevokedError(revokedMessage(job.spec.task, id, 'revoked'));
+      finish(job, { status: 'revoked', failure: recordFailure(error) });
+      return true;
+    },
+
+    async schedule(name, spec, job) {
+      clearTimeout(schedules.get(name));
+      let n = 0;
+      const next = (): number => ('every' in spec ? spec.every : cronDelay(spec.cron, spec.tz));
+      const tick = () => {
+        if (closed) return;
+        void driver.enqueue({ ...job, id: `repeat:${name}:${Date.now()}:${++n}`, delay: 0 });
+        schedules.set(name, setTimeout(tick, next()));
+      };
+      if ('cron' in spec) await checkCron(spec.cron, spec.tz);
+      // As BullMQ's job schedulers: an interval fires at once, then every interval; cron at its next tick.
+      schedules.set(name, setTimeout(tick, 'every' in spec ? 0 : next()));
+    },
+
+    async unschedule(name) {
+      const timer = schedules.get(name);
+      clearTimeout(timer);
+      return schedules.delete(name);
+    },
+
+    async startWorker({ queues, concurrency }) {
+      // Jobs already run in this process; the worker is a handle that waits for them on close.
+      const worker: TaskWorker = {
+        queues,
+        concurrency,
+        close: async (force) => {
+          if (!force) await Promise.allSettled([...running]);
+        },
+      };
+      return worker;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const timer of schedules.values()) clearTimeout(timer);
+      schedules.clear();
+      for (const job of jobs.values()) clearTimeout(job.timer);
+      await Promise.allSettled([...running]);
+      stop.abort(new TaskRevokedError('the Larder was closed'));
+    },
+  };
+  return driver;
+}
+
+/** A JSON round trip: what a payload or result looks like after Redis. */
+function structuredJson(value: unknown): unknown {
+  return value === undefined ? undefined : JSON.parse(JSON.stringify(value));
+}
+
+// cron-parser is BullMQ's own cron library; the eager driver borrows it only for cron schedules.
+let cron: { CronExpressionParser: any } | undefined;
+
+async function loadCron(): Promise<void> {
+  if (cron) return;
+  try {
+    cron = (await import('cron-parser' as string)) as { CronExpressionParser: any };
+  } catch (cause) {
+    throw new TaskUsageError(
+      undefined,
+      "cron schedules on the eager driver need the 'cron-parser' package (BullMQ's cron library): " +
+        "npm install cron-parser — or schedule with { every: '5m' }.",
+      { cause },
+    );
+  }
+}
+
+/** Milliseconds until the pattern's next tick. */
+function cronDelay(pattern: string, tz: string | undefined): number {
+  const expression = cron?.CronExpressionParser.parse(pattern, tz ? { tz } : {});
+  return Math.max(0, expression.next().getTime() - Date.now());
+}
+
+/** Re-exported for the facade: a cron pattern is checked when it is scheduled. */
+export async function checkCron(pattern: string, tz?: string): Promise<void> {
+  await loadCron();
+  try {
+    cron?.CronExpressionParser.parse(pattern, tz ? { tz } : {});
+  } catch (cause) {
+    throw new TaskUsageError(
+      undefined,
+      `the cron pattern ${JSON.stringify(pattern)} is not valid (${(cause as Error).message}); ` +
+        "use five or six fields, like '*/5 * * * *'.",
+      { cause },
+    );
+  }
+}
