@@ -285,3 +285,25 @@ export function describeValue(value: unknown): string {
     return Object.prototype.toString.call(value);
   }
 }
+
+/**
+ * A leaderboard refused a call: a bad member name, a non-finite or out-of-range score, an
+ * update over `maxDelta`, a write on a combined (read-only) board. Nothing was written.
+ *
+ * @example
+ * try { await board.incr('alice', 10_000) } catch (e) {
+ *   if (e instanceof LeaderboardError && e.reason === 'max-delta') { ... }
+ * }
+ */
+export class LeaderboardError extends LarderError {
+  static override readonly code = 'E_LEADERBOARD';
+  /** The board's name. */
+  readonly board: string;
+  /** Why: `member`, `score`, `range`, `max-delta`, `sequence`, `argument`, `read-only`, `window`. */
+  readonly reason: string;
+  constructor(board: string, reason: string, message: string, options: LarderErrorOptions = {}) {
+    super(`leaderboard ${board}: ${message}`, { status: 400, ...options });
+    this.board = board;
+    this.reason = reason;
+  }
+}

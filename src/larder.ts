@@ -12,6 +12,9 @@ import { redactUrl } from './config/location.js';
 import type { RedisLocation } from './config/types.js';
 import { BackendUnavailableError, ConfigError } from './errors.js';
 import { invalidatePage } from './http/page-cache.js';
+import { leaderboardStoreFor } from './leaderboard/create.js';
+import { Leaderboard, type LeaderboardOptions } from './leaderboard/leaderboard.js';
+import type { LeaderboardStore } from './leaderboard/store.js';
 import { createRateLimiter, type RateLimiterSpec } from './ratelimit/create.js';
 import type { RateLimiter } from './ratelimit/limiter.js';
 import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
@@ -55,6 +58,7 @@ export class Larder {
   #cacheInstances = new Map<string, Cache>();
   #sessions: SessionManager | undefined;
   #limiters = new Map<string, RateLimiter>();
+  #leaderboards: LeaderboardStore | undefined;
   #tasks: Tasks | undefined;
   #closed = false;
 
@@ -175,6 +179,23 @@ export class Larder {
   }
 
   /**
+   * A leaderboard (DESIGN §4.7) on `leaderboards.location` (default: the default connection),
+   * else in memory. Cheap to call: boards of one name share their data; open a board with
+   * the same options everywhere.
+   *
+   * @example
+   * const best = larder.leaderboard('best-sellers', { window: 'weekly' });
+   * await best.incr('sku-42', 2);
+   * const top10 = await best.top(10); // [{ member, score, rank }, …]
+   */
+  leaderboard(name: string, options: LeaderboardOptions = {}): Leaderboard {
+    if (this.#closed)
+      throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
+    this.#leaderboards ??= leaderboardStoreFor(this);
+    return new Leaderboard(name, options, this.#leaderboards);
+  }
+
+  /**
    * Deletes the cached page for an absolute `url` as a client sending `headers` would find
    * it (DESIGN §4.2's `invalidatePage(url, { headers })`, bound to this Larder).
    *
@@ -239,6 +260,7 @@ export class Larder {
     this.#closed = true;
     await this.#tasks?.close();
     await this.#sessions?.close();
+    await this.#leaderboards?.close?.();
     await Promise.all([...this.#cacheInstances.values()].map((c) => c.close()));
     await this.connections.close();
   }
