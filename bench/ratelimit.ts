@@ -14,8 +14,9 @@
  * - `rate-limit-redis`: the express-rate-limit store on node-redis v6 (`sendCommand`), its
  *   `increment` driven directly here; the whole express-rate-limit middleware runs in the
  *   HTTP view;
- * - `larder`: `larder.rateLimiter({ name, limit, window, algorithm })`, fixed-window,
- *   sliding-window and token-bucket, and fixed-window with two rules checked in one call.
+ * - `larder`: `larder.rateLimiter({ name, limit, window, algorithm })`, fixed-window (its
+ *   dedicated script), sliding-window and token-bucket, and fixed-window with two rules
+ *   checked in one call (the general script).
  *
  * Two views:
  * 1. direct checks, 100 in flight (and sequentially): `allowed` — 10,000 keys, 1,000 per
@@ -28,7 +29,8 @@
  *    plain middleware around `consume` (the same headers by hand) to show what the factory adds.
  *
  * Around every timed run, `INFO commandstats` counts what reached Redis: commands sent per
- * check, and round trips per check (a MULTI … EXEC block, written at once, is one).
+ * check, round trips per check (a MULTI … EXEC block, written at once, is one), and the
+ * server's time per script call (`usec_per_call` of EVAL / EVALSHA).
  *
  * Run alone: `node --import tsx bench/ratelimit.ts`, or through `npm run bench -- ratelimit`.
  */
@@ -355,30 +357,61 @@ const BASELINES = ['rate-limiter-flexible', 'raw EVALSHA', 'raw MULTI'] as const
 // Counting what reaches Redis
 // ---------------------------------------------------------------------------------------------
 
-/** Calls per command since the server started (`INFO commandstats`). */
-async function commandStats(redis: BenchRedis): Promise<Map<string, number>> {
-  const info = String(await redis.server.command('INFO', 'commandstats'));
-  const out = new Map<string, number>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(match[1]!, Number(match[2]));
-  return out;
+/** Calls and microseconds spent per command since the server started (`INFO commandstats`). */
+interface CommandStats {
+  calls: Map<string, number>;
+  usec: Map<string, number>;
 }
 
-function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
-  const out: Record<string, number> = {};
-  for (const [name, calls] of after) {
-    const d = calls - (before.get(name) ?? 0);
-    if (d > 0 && name !== 'info') out[name] = d;
+async function commandStats(redis: BenchRedis): Promise<CommandStats> {
+  const info = String(await redis.server.command('INFO', 'commandstats'));
+  const calls = new Map<string, number>();
+  const usec = new Map<string, number>();
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    calls.set(match[1]!, Number(match[2]));
+    usec.set(match[1]!, Number(match[3]));
   }
-  return out;
+  return { calls, usec };
+}
+
+/** What one timed run added to the counters: `{ commands, usec }` for `Traffic`. */
+function delta(
+  before: CommandStats,
+  after: CommandStats,
+): { commands: Record<string, number>; usec: Record<string, number> } {
+  const commands: Record<string, number> = {};
+  const usec: Record<string, number> = {};
+  for (const [name, calls] of after.calls) {
+    const d = calls - (before.calls.get(name) ?? 0);
+    if (d > 0 && name !== 'info') {
+      commands[name] = d;
+      usec[name] = (after.usec.get(name) ?? 0) - (before.usec.get(name) ?? 0);
+    }
+  }
+  return { commands, usec };
 }
 
 const sum = (commands: Record<string, number>, names: readonly string[]) =>
   names.reduce((total, name) => total + (commands[name] ?? 0), 0);
 
-/** One timed run's traffic: checks made, and Redis commands during it (script-internal calls included). */
+/**
+ * One timed run's traffic: checks made, Redis commands during it (script-internal calls
+ * included), and the microseconds Redis spent in each (a script's own includes its calls).
+ */
 interface Traffic {
   checks: number;
   commands: Record<string, number>;
+  usec: Record<string, number>;
+}
+
+/**
+ * Redis's time per script call, µs (median over runs): what each library's Lua costs the
+ * server (`usec_per_call` of EVAL / EVALSHA). NaN for a contender that runs no script.
+ */
+function scriptMicrosPerCall(traffic: readonly Traffic[]): number {
+  return median(
+    traffic.map((t) => sum(t.usec, SCRIPT_CALLS) / sum(t.commands, SCRIPT_CALLS)).filter(Number.isFinite),
+  );
 }
 
 /** Commands the contender sent, per check (median over runs). */
@@ -418,6 +451,8 @@ interface Figures {
   traffic: Traffic[];
   roundTripsPerCheck: number;
   commandsSentPerCheck: number;
+  /** Redis µs per script call (`scriptMicrosPerCall`). */
+  redisMicrosPerScript: number;
 }
 
 interface DirectResult {
@@ -477,7 +512,7 @@ async function directScenario(
           }),
         );
         // measure resolves once every started check has answered: the counts match.
-        traffic[c]!.push({ checks, commands: delta(before, await commandStats(redis)) });
+        traffic[c]!.push({ checks, ...delta(before, await commandStats(redis)) });
       }
     }
     const contenders: Record<string, Figures> = {};
@@ -489,6 +524,7 @@ async function directScenario(
         traffic: traffic[i]!,
         roundTripsPerCheck: roundTripsPerCheck(c, traffic[i]!),
         commandsSentPerCheck: sentPerCheck(c, traffic[i]!),
+        redisMicrosPerScript: scriptMicrosPerCall(traffic[i]!),
       };
     });
     return { ...scenario, contenders, ratios: ratiosOf(contenders) };
@@ -715,7 +751,7 @@ async function httpView(
         // autocannon resolves with up to CONNECTIONS requests in flight: let them land here.
         await sleep(SETTLE_MS);
         runs[i]!.push(rps);
-        traffic[i]!.push({ checks: requests, commands: delta(before, await commandStats(redis)) });
+        traffic[i]!.push({ checks: requests, ...delta(before, await commandStats(redis)) });
       }
     }
     const contenders: Record<string, Figures> = {};
@@ -729,6 +765,7 @@ async function httpView(
         traffic: traffic[i]!,
         roundTripsPerCheck: name === 'hello' ? 0 : roundTripsPerCheck(c, traffic[i]!),
         commandsSentPerCheck: name === 'hello' ? 0 : sentPerCheck(c, traffic[i]!),
+        redisMicrosPerScript: scriptMicrosPerCall(traffic[i]!),
       };
     });
     return { route: ROUTES, contenders, ratios: ratiosOf(contenders) };
@@ -762,6 +799,7 @@ function contenderTable(contenders: Record<string, Figures>, unit: string, extra
     ...baselines.map((b) => `/ ${b}`),
     `round trips/${unit.replace(/s$/, '')}`,
     'commands sent',
+    'Redis µs/script',
   ];
   const body = Object.entries(contenders).map(([name, f]) => [
     name + (f.unexpected ? ` (!${f.unexpected} unexpected answers)` : ''),
@@ -772,6 +810,7 @@ function contenderTable(contenders: Record<string, Figures>, unit: string, extra
     }),
     name === 'hello' ? '—' : f.roundTripsPerCheck.toFixed(2),
     name === 'hello' ? '—' : f.commandsSentPerCheck.toFixed(2),
+    Number.isFinite(f.redisMicrosPerScript) ? f.redisMicrosPerScript.toFixed(2) : '—',
   ]);
   return markdown(header, body);
 }
@@ -793,6 +832,7 @@ function report(direct: DirectResult[], http: HttpResult | undefined, log: (line
   const notes = CONTENDERS.map((c) => c.note).filter(Boolean);
   notes.push(
     'round trips: commands the contender sends itself (script-internal calls excluded); a MULTI … EXEC block, written at once, is one round trip.',
+    "Redis µs/script: the server's time per EVAL / EVALSHA (INFO commandstats usec_per_call, the calls inside the script included), median over runs.",
   );
   log('');
   for (const note of notes) log(`- ${note}`);

@@ -98,6 +98,9 @@ export class RateLimiter {
   readonly rules: readonly Rule[];
   readonly store: RateLimitStore;
   readonly #prefix: string;
+  /** `:<limiter>:<rule>` per rule: a key is `<prefix>:{<subject>}` and one of these. */
+  readonly #suffixes: readonly string[];
+  readonly #maxCost: number;
   readonly #outage: Required<OutageOptions>;
   readonly #log: (message: string) => void;
   #insurance: RateLimitStore | undefined;
@@ -108,6 +111,8 @@ export class RateLimiter {
     this.rules = Object.freeze([...options.rules]);
     this.store = options.store;
     this.#prefix = options.prefix ?? 'rl';
+    this.#suffixes = this.rules.map((rule) => `}:${this.name}:${rule.name}`);
+    this.#maxCost = Math.min(...this.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
     this.#outage = { insurance: options.insurance ?? true, failOpen: options.failOpen ?? false };
     this.#log = options.log ?? (() => {});
   }
@@ -160,29 +165,42 @@ export class RateLimiter {
 
   /** The largest cost a call may ask: the smallest rule's limit (a token bucket's burst). */
   get maxCost(): number {
-    return Math.min(...this.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
+    return this.#maxCost;
   }
 
-  async #run(key: string, cost: number, peek: boolean): Promise<RateLimitResult> {
+  // Not `async`: one promise step per check instead of an async frame and an await.
+  #run(key: string, cost: number, peek: boolean): Promise<RateLimitResult> {
     if (typeof key !== 'string' || key === '') {
-      throw new TypeError(
-        `rateLimiter('${this.name}'): the key must be a non-empty string; got ${typeof key}.`,
+      return Promise.reject(
+        new TypeError(`rateLimiter('${this.name}'): the key must be a non-empty string; got ${typeof key}.`),
       );
     }
-    const most = this.maxCost;
+    const most = this.#maxCost;
     if (!Number.isSafeInteger(cost) || cost < 1 || cost > most) {
-      throw new RangeError(
-        `rateLimiter('${this.name}'): cost must be a whole number from 1 to ${most} (the smallest limit); got ${cost}. ` +
-          'A larger cost could never be allowed.',
+      return Promise.reject(
+        new RangeError(
+          `rateLimiter('${this.name}'): cost must be a whole number from 1 to ${most} (the smallest limit); got ${cost}. ` +
+            'A larger cost could never be allowed.',
+        ),
       );
     }
     const keys = this.#keys(key);
+    let pending: Promise<RuleOutcome[]>;
     try {
-      return this.#result(await this.store.consume(keys, this.rules, cost, peek), cost, false);
+      pending = Promise.resolve(this.store.consume(keys, this.rules, cost, peek));
     } catch (error) {
-      if (!isAvailabilityError(error) || this.store.name === 'memory') throw error;
-      return this.#degraded(keys, cost, peek, error);
+      return this.#failed(keys, cost, peek, error);
     }
+    return pending.then(
+      (outcomes) => this.#result(outcomes, cost, false),
+      (error: unknown) => this.#failed(keys, cost, peek, error),
+    );
+  }
+
+  /** The store failed: an outage is answered by the outage policy, anything else is thrown. */
+  #failed(keys: string[], cost: number, peek: boolean, error: unknown): Promise<RateLimitResult> {
+    if (!isAvailabilityError(error) || this.store.name === 'memory') return Promise.reject(error);
+    return this.#degraded(keys, cost, peek, error);
   }
 
   async #degraded(keys: string[], cost: number, peek: boolean, error: unknown): Promise<RateLimitResult> {
@@ -223,42 +241,59 @@ export class RateLimiter {
     // A subject with braces would end the tag early; a long one would bloat every key.
     // A hashed tag starts with NUL, which no kept subject contains: the two kinds never meet.
     const tag =
-      /[{}\0]/.test(subject) || subject.length > 200
+      subject.length > 200 || /[{}\0]/.test(subject)
         ? `\0${createHash('sha1').update(subject).digest('base64url')}`
         : subject;
-    return this.rules.map((rule) => `${this.#prefix}:{${tag}}:${this.name}:${rule.name}`);
+    const head = `${this.#prefix}:{${tag}`;
+    const suffixes = this.#suffixes;
+    if (suffixes.length === 1) return [head + suffixes[0]];
+    const keys: string[] = new Array(suffixes.length);
+    for (let i = 0; i < suffixes.length; i++) keys[i] = head + suffixes[i];
+    return keys;
   }
 
   #result(outcomes: RuleOutcome[], cost: number, degraded: boolean): RateLimitResult {
-    const refused = outcomes.some((o) => !o.allowed);
-    const rules: RuleResult[] = outcomes.map((o, i) => ({
-      name: this.rules[i].name,
-      allowed: o.allowed,
-      limit: this.rules[i].limit,
-      window: this.rules[i].window / 1000,
-      // A rule that would have passed in a refused call had nothing taken from it (a token
-      // bucket holds up to `burst`, which may exceed `limit`).
-      remaining:
-        refused && o.allowed
-          ? Math.min(
-              this.rules[i].algorithm === 'token-bucket' ? this.rules[i].burst : this.rules[i].limit,
-              o.remaining + cost,
-            )
-          : o.remaining,
-      resetAfter: o.resetAfter / 1000,
-      retryAfter: o.retryAfter / 1000,
-    }));
-    const allowed = rules.every((r) => r.allowed);
-    // The most constrained rule: least remaining, then the longest wait.
-    const tightest = rules.reduce((a, b) =>
-      b.remaining < a.remaining || (b.remaining === a.remaining && b.resetAfter > a.resetAfter) ? b : a,
-    );
+    // One pass per step, no intermediate arrays: this runs on every check.
+    const n = outcomes.length;
+    let allowed = true;
+    for (let i = 0; i < n; i++) if (!outcomes[i].allowed) allowed = false;
+    const rules: RuleResult[] = new Array(n);
+    let tightest: RuleResult | undefined;
+    let retryAfter = Number.NEGATIVE_INFINITY;
+    for (let i = 0; i < n; i++) {
+      const o = outcomes[i];
+      const rule = this.rules[i];
+      const r: RuleResult = {
+        name: rule.name,
+        allowed: o.allowed,
+        limit: rule.limit,
+        window: rule.window / 1000,
+        // A rule that would have passed in a refused call had nothing taken from it (a token
+        // bucket holds up to `burst`, which may exceed `limit`).
+        remaining:
+          !allowed && o.allowed
+            ? Math.min(rule.algorithm === 'token-bucket' ? rule.burst : rule.limit, o.remaining + cost)
+            : o.remaining,
+        resetAfter: o.resetAfter / 1000,
+        retryAfter: o.retryAfter / 1000,
+      };
+      rules[i] = r;
+      // The most constrained rule: least remaining, then the longest wait.
+      if (
+        tightest === undefined ||
+        r.remaining < tightest.remaining ||
+        (r.remaining === tightest.remaining && r.resetAfter > tightest.resetAfter)
+      )
+        tightest = r;
+      if (r.retryAfter > retryAfter) retryAfter = r.retryAfter;
+    }
+    const top = tightest as RuleResult;
     return {
       allowed,
-      limit: tightest.limit,
-      remaining: tightest.remaining,
-      resetAfter: tightest.resetAfter,
-      retryAfter: allowed ? 0 : Math.max(...rules.map((r) => r.retryAfter)),
+      limit: top.limit,
+      remaining: top.remaining,
+      resetAfter: top.resetAfter,
+      retryAfter: allowed ? 0 : retryAfter,
       rules,
       degraded,
     };

@@ -1,8 +1,12 @@
 /**
  * The Redis rate-limit store: every rule of one subject checked and consumed in one Lua
- * call — one round trip, atomic, on the server's clock (`TIME`), so app servers with
- * skewed clocks agree. The subject's keys share a `{hash tag}`, so the call runs unchanged
- * on Cluster. Same algorithms and rounding as `memory.ts`.
+ * call — one round trip, atomic, on the server's clock (`TIME`, or the key's own TTL), so
+ * app servers with skewed clocks agree. The subject's keys share a `{hash tag}`, so the call
+ * runs unchanged on Cluster. Same algorithms and rounding as `memory.ts`.
+ *
+ * Two scripts: `FIXED_WINDOW` for the most common call — one fixed-window rule, consumed —
+ * and `CONSUME` for everything else (sliding window, GCRA, several rules, peeks). Both keep
+ * the same key with the same value and TTL, so a subject can move between them.
  */
 import type { RedisConnection } from '../redis/connection.js';
 import { defineScript } from '../redis/script.js';
@@ -25,7 +29,8 @@ const CODE = { 'fixed-window': 'f', 'sliding-window': 's', 'token-bucket': 'g' }
 // Every rule is planned first; only when all allow (and not peeking) is anything written.
 // Kept cheap for Redis (bench/ratelimit.ts): TIME only when a rule needs the clock, plans
 // as values rather than a closure per rule, and one rule written as soon as it is planned.
-const CONSUME = defineScript(
+/** The general script: any rules, any algorithm, consume or peek. */
+export const CONSUME = defineScript(
   -1,
   `local cost = tonumber(ARGV[1])
 local peek = ARGV[2] == '1'
@@ -165,6 +170,45 @@ end
 return out`,
 );
 
+// The common case on its own: one fixed-window rule, consumed (bench/ratelimit.ts: under load
+// Redis's time per call is a large part of a check). KEYS[1]: the rule's counter. ARGV: cost,
+// window ms, limit. Called only with a cost within the limit, never to peek, so a call that
+// opens a window is always allowed. No TIME: the window is the key's TTL. Same key, value and
+// TTL as CONSUME keeps, so one subject can go through either script.
+//
+// Returns `used * 2^32 + ttl` — the count before this call (0 when no window was open) and
+// the ms left in the window — as one integer: a table reply costs Redis about 1 µs more per
+// call. Lua numbers are doubles, exact to 2^53, so that form is used only for a whole count
+// below 2^20 and a TTL below 2^32 ms (49 days); otherwise the reply is what CONSUME returns
+// for this rule: {allowed, remaining, resetAfter, retryAfter}, computed the same way.
+/** The dedicated script: one fixed-window rule, consumed. */
+export const FIXED_WINDOW = defineScript(
+  1,
+  `local key = KEYS[1]
+local used = redis.call('GET', key)
+local ttl
+if used then ttl = redis.call('PTTL', key) end
+if used and ttl > 0 then
+  -- A window is open: add the cost when it fits; the TTL is left alone (never extended).
+  used = tonumber(used)
+  if used + ARGV[1] <= tonumber(ARGV[3]) then redis.call('INCRBY', key, ARGV[1]) end
+else
+  -- No window open (no key, or PTTL 0: ending this very ms, or -1: a counter without a TTL,
+  -- written by someone else): this call opens one, count and TTL set in one command.
+  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+  used, ttl = 0, tonumber(ARGV[2])
+end
+if used >= 0 and used < 1048576 and used % 1 == 0 and ttl < 4294967296 then
+  return used * 4294967296 + ttl
+end
+local cost, limit = tonumber(ARGV[1]), tonumber(ARGV[3])
+local allowed = used + cost <= limit
+return {allowed and 1 or 0, limit - used - (allowed and cost or 0), ttl, allowed and 0 or ttl}`,
+);
+
+/** 2^32: `FIXED_WINDOW` answers `used * WORD + ttl`. */
+const WORD = 4294967296;
+
 /**
  * Rate limits in Redis.
  *
@@ -175,25 +219,83 @@ export function redisRateLimitStore(options: RedisRateLimitStoreOptions): RateLi
   const conn = options.connection;
   return {
     name: `redis ${conn.name}`,
-    async consume(keys, rules, cost, peek) {
-      const args: Array<string | number> = [cost, peek ? '1' : '0'];
-      for (const rule of rules) args.push(CODE[rule.algorithm], rule.limit, rule.window, rule.burst);
-      const reply = await CONSUME.run<number[]>(conn, keys, args);
-      const out: RuleOutcome[] = [];
-      for (let i = 0, o = 0; i < rules.length; i++, o += 4) {
-        out.push({
-          allowed: Number(reply[o]) === 1,
-          remaining: Number(reply[o + 1]),
-          resetAfter: Number(reply[o + 2]),
-          retryAfter: Number(reply[o + 3]),
-        });
+    consume(keys, rules, cost, peek) {
+      // The dedicated script when it answers alone: one fixed-window rule, consumed, a cost
+      // the rule can allow (a larger one is refused before anything is read: CONSUME says so).
+      if (rules.length === 1 && !peek) {
+        const rule = rules[0];
+        if (rule.algorithm === 'fixed-window' && cost <= rule.limit)
+          return consumeFixedWindow(conn, keys, rule, cost);
       }
-      return out;
+      return consumeRules(conn, keys, rules, cost, peek);
     },
     async reset(keys) {
       // All keys of a subject share a slot: one DEL.
       await conn.send(['DEL', ...keys], { key: keys[0] });
     },
+  };
+}
+
+/**
+ * Any rules, any call, through the general script. Exported for the tests that hold the
+ * dedicated fixed-window script to it.
+ *
+ * @example const [outcome] = await consumeRules(conn, [key], [rule], 1, false);
+ */
+export async function consumeRules(
+  conn: RedisConnection,
+  keys: readonly string[],
+  rules: readonly Rule[],
+  cost: number,
+  peek: boolean,
+): Promise<RuleOutcome[]> {
+  const args: string[] = [String(cost), peek ? '1' : '0'];
+  for (const rule of rules)
+    args.push(CODE[rule.algorithm], String(rule.limit), String(rule.window), String(rule.burst));
+  const reply = await CONSUME.run<number[]>(conn, keys, args);
+  const out: RuleOutcome[] = new Array(rules.length);
+  for (let i = 0; i < rules.length; i++) out[i] = outcomeAt(reply, 4 * i);
+  return out;
+}
+
+/**
+ * One fixed-window rule consumed (`cost <= rule.limit`) through the dedicated script, answered
+ * exactly as `consumeRules` answers the same call.
+ *
+ * @example const [outcome] = await consumeFixedWindow(conn, [key], rule, 1);
+ */
+export function consumeFixedWindow(
+  conn: RedisConnection,
+  keys: readonly string[],
+  rule: Rule,
+  cost: number,
+): Promise<RuleOutcome[]> {
+  const args = [cost === 1 ? '1' : String(cost), String(rule.window), String(rule.limit)];
+  return FIXED_WINDOW.run<number | number[]>(conn, keys, args).then((reply): RuleOutcome[] => {
+    if (Array.isArray(reply)) return [outcomeAt(reply, 0)];
+    // `used * WORD + ttl` with 0 < ttl < WORD: the floor of the quotient is `used`.
+    const packed = Number(reply);
+    const used = Math.floor(packed / WORD);
+    const ttl = packed - used * WORD;
+    const allowed = used + cost <= rule.limit;
+    return [
+      {
+        allowed,
+        remaining: rule.limit - used - (allowed ? cost : 0),
+        resetAfter: ttl,
+        retryAfter: allowed ? 0 : ttl,
+      },
+    ];
+  });
+}
+
+/** One rule's outcome from a CONSUME-shaped reply: four values per rule from `o`. */
+function outcomeAt(reply: readonly unknown[], o: number): RuleOutcome {
+  return {
+    allowed: Number(reply[o]) === 1,
+    remaining: Number(reply[o + 1]),
+    resetAfter: Number(reply[o + 2]),
+    retryAfter: Number(reply[o + 3]),
   };
 }
 
