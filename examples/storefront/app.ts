@@ -12,6 +12,8 @@
  * - `/api/products` is the catalog as JSON, rate-limited by `web.rateLimit('api')` (the
  *   `rateLimits.api` config: 429 with `Retry-After` and `RateLimit` headers past it), and
  *   sign-in is guarded against password guessing by `createLoginGuard` (see account.ts).
+ * - Checkout applies the `confirm-order` task (retries with backoff; see orders.ts) and
+ *   `/orders/:id` shows its status from the task's `AsyncResult`.
  */
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -23,6 +25,7 @@ import nunjucks from 'nunjucks';
 import { accountRoutes } from './account.js';
 import { cartRoutes } from './cart.js';
 import { type Product, queryCatalog, REGIONS, type Region } from './catalog.js';
+import { orderRoutes } from './orders.js';
 import { visitorOf } from './visitor.js';
 
 const views = fileURLToPath(new URL('./views', import.meta.url));
@@ -195,6 +198,7 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
 
   app.use(accountRoutes(larder, web, render, guard));
   app.use(cartRoutes(web, render, (req) => productsFor(regionOf(req))));
+  app.use(orderRoutes(larder, web, render, (req) => productsFor(regionOf(req))));
 
   return app;
 }

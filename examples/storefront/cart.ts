@@ -11,6 +11,29 @@ import type { Render } from './app.js';
 import { type Product, SKUS } from './catalog.js';
 import { shopSession } from './visitor.js';
 
+/** The cart's lines priced from `products` (the visitor's region), with the total. */
+export async function cartLines(req: Request, products: Product[]) {
+  const session = shopSession(req);
+  const lines = [];
+  let total = 0;
+  for (const sku of await session.get('cart', [])) {
+    const product = products.find((p) => p.sku === sku);
+    if (product === undefined) continue;
+    const quantity = await session.get(`qty:${sku}`, 0);
+    total += product.price * quantity;
+    lines.push({ ...product, quantity });
+  }
+  return { lines, total: total.toFixed(2), currency: products[0]?.currency ?? '' };
+}
+
+/** Empties the cart (after checkout, or on request). */
+export async function emptyCart(req: Request): Promise<void> {
+  const session = shopSession(req);
+  for (const field of await session.keys()) {
+    if (field === 'cart' || field.startsWith('qty:')) await session.delete(field);
+  }
+}
+
 /** The cart page and the forms that change the cart. */
 export function cartRoutes(
   web: ReturnType<typeof adapt>,
@@ -20,19 +43,9 @@ export function cartRoutes(
   const router = Router();
 
   router.get('/cart', web.neverCache(), async (req, res) => {
-    const session = shopSession(req);
     const { products } = await productsFor(req);
-    const lines = [];
-    let total = 0;
-    for (const sku of await session.get('cart', [])) {
-      const product = products.find((p) => p.sku === sku);
-      if (product === undefined) continue;
-      const quantity = await session.get(`qty:${sku}`, 0);
-      total += product.price * quantity;
-      lines.push({ ...product, quantity });
-    }
-    const currency = products[0]?.currency ?? '';
-    await render(req, res, 'cart.njk', { title: 'Cart', lines, total: total.toFixed(2), currency });
+    const { lines, total, currency } = await cartLines(req, products);
+    await render(req, res, 'cart.njk', { title: 'Cart', lines, total, currency });
   });
 
   router.post('/cart/add', async (req, res) => {
@@ -49,10 +62,7 @@ export function cartRoutes(
   });
 
   router.post('/cart/clear', async (req, res) => {
-    const session = shopSession(req);
-    for (const field of await session.keys()) {
-      if (field === 'cart' || field.startsWith('qty:')) await session.delete(field);
-    }
+    await emptyCart(req);
     res.redirect(303, '/cart');
   });
 

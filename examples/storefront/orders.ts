@@ -1,0 +1,123 @@
+/**
+ * Orders: checkout turns the cart into an order kept in the session and applies the
+ * `confirm-order` task — Celery's "send the confirmation in the background, with retries".
+ * The job id is derived from the order (`confirm-<order id>`), so a double-submitted
+ * checkout or a retried request cannot send two confirmations, and the order page finds
+ * the job again with `larder.tasks.result(id)`.
+ *
+ * Embedded (`npm start`), the task runs in this process (the eager driver); with
+ * REDIS_URL it goes to BullMQ and a worker runs it: server.ts starts one in-process, or
+ * run `larder worker --app examples/storefront/worker.ts` beside it (STOREFRONT_WORKER=off).
+ */
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type Request, Router } from 'express';
+import type { Larder } from 'larder';
+import type { adapt } from 'larder/express';
+import type { Session } from 'larder/session';
+import type { Task } from 'larder/tasks';
+import type { Render } from './app.js';
+import { cartLines, emptyCart } from './cart.js';
+import type { Product } from './catalog.js';
+
+/** An order as the session keeps it. */
+export interface Order {
+  id: string;
+  /** The confirmation job's id. */
+  job: string;
+  placedAt: string;
+  lines: { sku: string; name: string; quantity: number }[];
+  total: string;
+  currency: string;
+}
+
+/** What `confirm-order` gets and gives. */
+export interface Confirmation {
+  orderId: string;
+  total: string;
+  currency: string;
+}
+
+/** The orders part of the session. */
+type OrderSession = Session<{ orders: Order[] }>;
+
+const orderSession = (req: Request) => req.session as unknown as OrderSession;
+
+/** The task's name, for `larder.tasks.result(id, { task })`. */
+export const CONFIRM_ORDER = 'confirm-order';
+
+/**
+ * Defines `confirm-order` on `larder` (once). The "mail server" is busy on every first
+ * attempt, so the order page shows a retry before the confirmation lands — retries with
+ * backoff, visible.
+ */
+export function orderTasks(larder: Larder): Task<Confirmation, { confirmedAt: string; attempts: number }> {
+  if (larder.tasks.names().includes(CONFIRM_ORDER)) return larder.tasks.get(CONFIRM_ORDER);
+  return larder.tasks.define(
+    CONFIRM_ORDER,
+    async (order: Confirmation, ctx) => {
+      await sleep(200); // talking to the mail server
+      if (ctx.attempt === 1) throw new Error(`mail server busy while confirming ${order.orderId}; retrying`);
+      return { confirmedAt: new Date().toISOString(), attempts: ctx.attempt };
+    },
+    { retries: 3, backoff: { type: 'exponential', delay: '500ms' }, timeLimit: '10s' },
+  );
+}
+
+/** POST /checkout and the order pages. */
+export function orderRoutes(
+  larder: Larder,
+  web: ReturnType<typeof adapt>,
+  render: Render,
+  productsFor: (req: Request) => Promise<{ products: Product[] }>,
+): Router {
+  const confirm = orderTasks(larder);
+  const router = Router();
+
+  router.post('/checkout', async (req, res) => {
+    const { products } = await productsFor(req);
+    const { lines, total, currency } = await cartLines(req, products);
+    if (lines.length === 0) {
+      res.redirect(303, '/cart');
+      return;
+    }
+    const id = randomUUID().slice(0, 8);
+    const order: Order = {
+      id,
+      job: `confirm-${id}`,
+      placedAt: new Date().toISOString(),
+      lines: lines.map(({ sku, name, quantity }) => ({ sku, name, quantity })),
+      total,
+      currency,
+    };
+    const session = orderSession(req);
+    await session.set('orders', [...(await session.get('orders', [])), order]);
+    await emptyCart(req);
+    await confirm
+      .applyAsync({ orderId: id, total, currency }, { jobId: order.job, expires: '1h' })
+      .enqueued();
+    res.redirect(303, `/orders/${id}`);
+  });
+
+  router.get('/orders/:id', web.neverCache(), async (req, res) => {
+    const order = (await orderSession(req).get('orders', [])).find((o) => o.id === req.params.id);
+    if (!order) {
+      res.status(404).type('text').send('No such order in your session.');
+      return;
+    }
+    const info = await larder.tasks.result(order.job, { task: CONFIRM_ORDER }).info();
+    const done = ['success', 'failure', 'revoked'].includes(info.status);
+    await render(req, res, 'order.njk', {
+      title: `Order ${order.id}`,
+      order,
+      status: info.status,
+      attempts: info.attempts,
+      confirmedAt: (info.result as { confirmedAt?: string } | undefined)?.confirmedAt ?? '',
+      failure: info.failure?.message ?? '',
+      done,
+      driver: larder.tasks.driverKind,
+    });
+  });
+
+  return router;
+}
