@@ -307,3 +307,22 @@ export class LeaderboardError extends LarderError {
     this.reason = reason;
   }
 }
+
+/**
+ * `larder.pubsub` refused a name: an empty or over-long channel, a control character in
+ * it, or an event type SSE cannot carry. Nothing was published. HTTP 400.
+ *
+ * @example
+ * try { await larder.pubsub.publish('', 'x') } catch (e) {
+ *   if (e instanceof PubSubError) console.log(e.name, e.value);
+ * }
+ */
+export class PubSubError extends LarderError {
+  static override readonly code = 'E_PUBSUB';
+  /** The value refused. */
+  readonly value: unknown;
+  constructor(value: unknown, message: string, options: LarderErrorOptions = {}) {
+    super(`pubsub: ${describeValue(value)} ${message}`, { status: 400, ...options });
+    this.value = value;
+  }
+}

@@ -17,6 +17,8 @@ import { Leaderboard, type LeaderboardOptions } from './leaderboard/leaderboard.
 import type { LeaderboardStore } from './leaderboard/store.js';
 import { createRateLimiter, type RateLimiterSpec } from './ratelimit/create.js';
 import type { RateLimiter } from './ratelimit/limiter.js';
+import { createPubSub } from './realtime/create.js';
+import type { PubSub } from './realtime/pubsub.js';
 import type { ConnectionHealth, RedisConnection } from './redis/connection.js';
 import { ConnectionManager, type ConnectionRole } from './redis/manager.js';
 import { SessionManager } from './session/manager.js';
@@ -58,6 +60,7 @@ export class Larder {
   #cacheInstances = new Map<string, Cache>();
   #sessions: SessionManager | undefined;
   #limiters = new Map<string, RateLimiter>();
+  #pubsub: PubSub | undefined;
   #leaderboards: LeaderboardStore | undefined;
   #tasks: Tasks | undefined;
   #closed = false;
@@ -137,6 +140,22 @@ export class Larder {
       throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
     this.#sessions ??= new SessionManager(this);
     return this.#sessions;
+  }
+
+  /**
+   * Pub/sub and event streams (DESIGN §4.6), created on first use: Redis on
+   * `pubsub.location` (default: the default connection), else in this process only.
+   *
+   * @example
+   * const stop = await larder.pubsub.subscribe('orders', (order) => console.log(order));
+   * await larder.pubsub.publish('orders', { id: 7 });
+   * await larder.pubsub.sendEvent('orders', { id: 7 }, { event: 'bought' }); // for web.events()
+   */
+  get pubsub(): PubSub {
+    if (this.#closed)
+      throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
+    this.#pubsub ??= createPubSub(this);
+    return this.#pubsub;
   }
 
   /**
@@ -260,6 +279,7 @@ export class Larder {
     this.#closed = true;
     await this.#tasks?.close();
     await this.#sessions?.close();
+    await this.#pubsub?.close();
     await this.#leaderboards?.close?.();
     await Promise.all([...this.#cacheInstances.values()].map((c) => c.close()));
     await this.connections.close();

@@ -14,6 +14,12 @@ import {
   patchVaryHeaders,
 } from '../http/cache-headers.js';
 import { clientAddress } from '../http/client-ip.js';
+import {
+  createEventStream,
+  type EventChannels,
+  type EventsOptions,
+  startOnNodeResponse,
+} from '../http/events.js';
 import { healthResponse } from '../http/health.js';
 import {
   type CachePageOptions,
@@ -211,6 +217,30 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
           }
           addRateLimitHeaders(res, decision.response.headers);
           res.status(decision.response.status).send(decision.response.body);
+        }, next);
+      };
+    },
+    /**
+     * Server-Sent Events (DESIGN §4.6): a route streaming `channels` of `larder.pubsub` —
+     * every `larder.pubsub.sendEvent()` from any process, each with an id; a browser that
+     * reconnects with `Last-Event-ID` gets what it missed, in order, once (or a `gap` event
+     * when it was trimmed). `authorize(req, channels)` answers 403 when false; `channels` may
+     * be a function of the request.
+     *
+     * @example
+     * app.get('/events', web.events(['orders'], { authorize: (req) => req.get('x-staff') === '1' }));
+     * await larder.pubsub.sendEvent('orders', { sku: 'mug' }, { event: 'bought' });
+     */
+    events(channels: EventChannels<Request>, eventOptions: EventsOptions<Request> = {}) {
+      const stream = createEventStream(larder, channels, eventOptions);
+      return function events(req: Request, res: Response, next: NextFunction) {
+        stream.open(req, req.get('last-event-id')).then((opening) => {
+          if (opening.kind === 'stream') {
+            startOnNodeResponse(opening, res);
+            return;
+          }
+          const { status, headers, body } = opening.response;
+          res.status(status).set(headers).send(body);
         }, next);
       };
     },

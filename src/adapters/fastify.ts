@@ -33,6 +33,12 @@ import {
   patchVaryHeaders,
 } from '../http/cache-headers.js';
 import { clientAddress } from '../http/client-ip.js';
+import {
+  createEventStream,
+  type EventChannels,
+  type EventsOptions,
+  startOnNodeResponse,
+} from '../http/events.js';
 import { healthResponse } from '../http/health.js';
 import {
   type CachePageOptions,
@@ -256,6 +262,31 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
           },
           (error: Error) => done(error),
         );
+      };
+    },
+    /**
+     * Server-Sent Events (DESIGN §4.6): a route handler streaming `channels` of
+     * `larder.pubsub` — every `larder.pubsub.sendEvent()` from any process, each with an id;
+     * a browser that reconnects with `Last-Event-ID` gets what it missed, in order, once (or
+     * a `gap` event when it was trimmed). `authorize(request, channels)` answers 403 when
+     * false; `channels` may be a function of the request. The stream takes over the reply
+     * (`reply.hijack()`); headers set on the reply before it are kept.
+     *
+     * @example
+     * app.get('/events', web.events(['orders'], { authorize: (request) => request.headers['x-staff'] === '1' }));
+     */
+    events(channels: EventChannels<FastifyRequest>, eventOptions: EventsOptions<FastifyRequest> = {}) {
+      const stream = createEventStream(larder, channels, eventOptions);
+      return async function events(request: FastifyRequest, reply: FastifyReply) {
+        const header = request.headers['last-event-id'];
+        const opening = await stream.open(request, Array.isArray(header) ? header[0] : header);
+        if (opening.kind === 'response') {
+          const { status, headers, body } = opening.response;
+          return reply.code(status).headers(headers).send(body);
+        }
+        reply.hijack();
+        startOnNodeResponse(opening, reply.raw, reply.getHeaders());
+        return reply;
       };
     },
   };

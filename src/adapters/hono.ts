@@ -33,6 +33,7 @@ import {
   patchVaryHeaders,
 } from '../http/cache-headers.js';
 import { clientAddress, type PeerRequest } from '../http/client-ip.js';
+import { createEventStream, type EventChannels, type EventsOptions, webEventBody } from '../http/events.js';
 import { healthResponse } from '../http/health.js';
 import {
   type CachePageOptions,
@@ -221,6 +222,29 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
             headers.set(field, mergeHeader(field, headers.get(field), value));
         });
         return undefined;
+      };
+    },
+    /**
+     * Server-Sent Events (DESIGN §4.6): a handler streaming `channels` of `larder.pubsub` —
+     * every `larder.pubsub.sendEvent()` from any process, each with an id; a browser that
+     * reconnects with `Last-Event-ID` gets what it missed, in order, once (or a `gap` event
+     * when it was trimmed). `authorize(c, channels)` answers 403 when false; `channels` may
+     * be a function of the context.
+     *
+     * @example
+     * app.get('/events', web.events(['orders'], { authorize: (c) => c.req.header('x-staff') === '1' }));
+     */
+    events(channels: EventChannels<Context>, eventOptions: EventsOptions<Context> = {}) {
+      const stream = createEventStream(larder, channels, eventOptions);
+      return async function events(c: Context): Promise<Response> {
+        const opening = await stream.open(c, c.req.header('last-event-id'));
+        if (opening.kind === 'response') {
+          const { status, headers, body } = opening.response;
+          return new Response(body, { status, headers });
+        }
+        // Under @hono/node-server the Node response's buffer counts toward the bound too.
+        const outgoing = (c.env as { outgoing?: { writableLength?: number } } | undefined)?.outgoing;
+        return new Response(webEventBody(opening, outgoing), { status: 200, headers: opening.headers });
       };
     },
   };
