@@ -133,6 +133,8 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
         qe.setMaxListeners(0); // one listener pair per waiting get()
         return qe;
       })();
+      // A failed start (Redis down) is not kept: the next get() tries again.
+      found.catch(() => events.delete(name));
       events.set(name, found);
     }
     return found;
