@@ -18,6 +18,7 @@ const BENCHMARKS: Array<{ name: string; module: () => Promise<BenchModule> }> = 
   { name: 'session', module: () => import('./session.js') },
   { name: 'ratelimit', module: () => import('./ratelimit.js') },
   { name: 'tiered', module: () => import('./tiered.js') },
+  { name: 'events', module: () => import('./events.js') },
   { name: 'leaderboard', module: () => import('./leaderboard.js') },
 ];
 
