@@ -22,6 +22,9 @@ export interface TasksFixture {
   name(label: string): string;
 }
 
+/** The case the eager driver cannot meet: it has no backlog to order. */
+export const PRIORITY_CASE = 'a backlog runs in priority order (1 first)';
+
 /** Generous bound for a `get()`: the job itself takes well under a second. */
 const GET = { timeout: '15s' } as const;
 
@@ -366,6 +369,28 @@ defineSuite<TasksFixture>('tasks', ({ driver }) => {
     assert.equal(second.id, jobId);
     assert.equal(await second.get(GET), 1, 'the kept job stands; its payload was 1');
     assert.equal(calls, 1);
+  });
+
+  it(PRIORITY_CASE, async () => {
+    const order: number[] = [];
+    const queue = name('prio');
+    const t = tasks().define(
+      name('prio-task'),
+      (p: number) => {
+        order.push(p);
+      },
+      { queue },
+    );
+    // No worker on this queue yet: the jobs wait, then one worker takes them one at a time.
+    const results = [3, 1, 2].map((p) => t.applyAsync(p, { priority: p }));
+    await Promise.all(results.map((r) => r.enqueued()));
+    const worker = await tasks().startWorker({ queues: [queue], concurrency: 1 });
+    try {
+      await Promise.all(results.map((r) => r.get(GET)));
+    } finally {
+      await worker.close();
+    }
+    assert.deepEqual(order, [1, 2, 3]);
   });
 
   it('larder.tasks.result(id) reads a job applied elsewhere', async () => {
