@@ -25,7 +25,7 @@ import nunjucks from 'nunjucks';
 import { accountRoutes } from './account.js';
 import { cartRoutes } from './cart.js';
 import { type Product, queryCatalog, REGIONS, type Region } from './catalog.js';
-import { orderRoutes } from './orders.js';
+import { boards, ORDERS_CHANNEL, orderRoutes } from './orders.js';
 import { visitorOf } from './visitor.js';
 
 const views = fileURLToPath(new URL('./views', import.meta.url));
@@ -164,19 +164,26 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   // signed-in visitor's page is rendered each time — from the cached catalog query and the
   // cached sidebar fragment. An anonymous page reads an empty session: no store round trip
   // without a session cookie, and no Set-Cookie, so it is stored.
-  app.get('/products', web.cachePage(60, { tags: ['catalog'] }), web.varyOnCookie(), (req, res) => catalog(req, res, regionOf(req)));
+  app.get('/products', web.cachePage(60, { tags: ['catalog'] }), web.varyOnCookie(), (req, res) =>
+    catalog(req, res, regionOf(req)),
+  );
 
-  app.get('/products/:region', web.cachePage(60, { tags: ['catalog'] }), web.varyOnCookie(), async (req, res) => {
-    const region = req.params.region as Region;
-    if (!REGIONS.includes(region)) {
-      res
-        .status(404)
-        .type('text')
-        .send(`Unknown region; try ${REGIONS.join(', ')}.`);
-      return;
-    }
-    await catalog(req, res, region);
-  });
+  app.get(
+    '/products/:region',
+    web.cachePage(60, { tags: ['catalog'] }),
+    web.varyOnCookie(),
+    async (req, res) => {
+      const region = req.params.region as Region;
+      if (!REGIONS.includes(region)) {
+        res
+          .status(404)
+          .type('text')
+          .send(`Unknown region; try ${REGIONS.join(', ')}.`);
+        return;
+      }
+      await catalog(req, res, region);
+    },
+  );
 
   app.get('/region/:region', (req, res) => {
     const region = REGIONS.includes(req.params.region as Region) ? req.params.region : 'us';
@@ -199,6 +206,22 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   app.use(accountRoutes(larder, web, render, guard));
   app.use(cartRoutes(web, render, (req) => productsFor(regionOf(req))));
   app.use(orderRoutes(larder, web, render, (req) => productsFor(regionOf(req))));
+
+  // Live "just bought" notifications: every page follows this stream (see layout.njk). A
+  // browser that reconnects sends Last-Event-ID and gets what it missed, from any process.
+  app.get('/events', web.events([ORDERS_CHANNEL]));
+
+  // The week's boards, fed by checkout (orders.ts).
+  app.get('/boards', web.neverCache(), async (req, res) => {
+    const { bestSellers, topCustomers } = boards(larder);
+    const names = new Map((await productsFor(regionOf(req))).products.map((p) => [p.sku, p.name]));
+    const sellers = (await bestSellers.top(10)).map((e) => ({ ...e, name: names.get(e.member) ?? e.member }));
+    await render(req, res, 'boards.njk', {
+      title: 'This week',
+      sellers,
+      customers: await topCustomers.top(10),
+    });
+  });
 
   return app;
 }

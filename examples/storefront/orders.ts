@@ -64,6 +64,36 @@ export function orderTasks(larder: Larder): Task<Confirmation, { confirmedAt: st
   );
 }
 
+/** The live feed every page follows (`/events`), and the event a placed order sends. */
+export const ORDERS_CHANNEL = 'orders';
+
+/** The weekly boards checkout feeds (`/boards` shows them). */
+export const boards = (larder: Larder) => ({
+  bestSellers: larder.leaderboard('best-sellers', { window: 'weekly' }),
+  topCustomers: larder.leaderboard('top-customers', { window: 'weekly' }),
+});
+
+/**
+ * After checkout: a "just bought" event to every open page of every process (kept in a
+ * Redis Stream, so a browser that reconnects gets what it missed), and the week's boards:
+ * units per product, and items bought per signed-in customer.
+ */
+async function announce(larder: Larder, order: Order, session: OrderSession): Promise<void> {
+  await larder.pubsub.sendEvent(
+    ORDERS_CHANNEL,
+    { names: order.lines.map((l) => l.name), at: order.placedAt },
+    { event: 'bought' },
+  );
+  const { bestSellers, topCustomers } = boards(larder);
+  for (const line of order.lines) await bestSellers.incr(line.sku, line.quantity);
+  const customer = await session.userId();
+  if (customer)
+    await topCustomers.incr(
+      String(customer),
+      order.lines.reduce((n, l) => n + l.quantity, 0),
+    );
+}
+
 /** POST /checkout and the order pages. */
 export function orderRoutes(
   larder: Larder,
@@ -96,6 +126,7 @@ export function orderRoutes(
     await confirm
       .applyAsync({ orderId: id, total, currency }, { jobId: order.job, expires: '1h' })
       .enqueued();
+    await announce(larder, order, session);
     res.redirect(303, `/orders/${id}`);
   });
 
