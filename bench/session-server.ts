@@ -1,23 +1,26 @@
 /**
- * @module bench/session-server — the server side of `bench/session.ts`, in its own process so
- * the load generator does not share its event loop: one Express 5 app, each contender under
- * its own path, each with a read-only route (`/read`: reads `views`) and a read+write route
- * (`/write`: `views + 1`), as its users would write them:
+ * @module bench/session-server — the server side of `bench/session.ts`: one contender per
+ * process (`BENCH_CONTENDER`), so no contender's JIT state, heap or response-prototype hook
+ * (larder's Express adapter hooks `writeHead` once on `express.response`) touches another's
+ * figures. Every contender is the same Express 5 app shape — `express()`, its session
+ * middleware (if any) at the app level as the READMEs show it, then its routes — with a
+ * read-only route (`/<prefix>/read`: reads `views`) and a read+write route (`/<prefix>/write`:
+ * `views + 1`), as its users would write them:
  *
- * - `/hello` — Express hello world, no session (the ceiling);
- * - `/raw/*` — node-redis v6, per-command timeout off: GET (read), GET + SET (write) of a JSON
- *   session under the `sid` cookie (the round-trip floor);
- * - `/es/*` — express-session + connect-redis 9 (`resave: false, saveUninitialized: false`,
- *   a two-week cookie), on its own node-redis client (timeout off too);
- * - `/xs/*` — express-session on larder's `ExpressSessionStore` (the connect-redis drop-in);
- * - `/larder/*` — larder's `web.session()` on the redis engine (defaults); `/larder/incr` too.
+ * - `hello` (`/hello`) — Express hello world, no session (the ceiling);
+ * - `raw` (`/raw/*`) — node-redis v6, per-command timeout off: GET (read), GET + SET (write)
+ *   of a JSON session under the `sid` cookie (the round-trip floor);
+ * - `es` (`/es/*`) — express-session + connect-redis 9 (`resave: false, saveUninitialized:
+ *   false`, a two-week cookie), on its own node-redis client (timeout off too);
+ * - `xs` (`/xs/*`) — express-session on larder's `ExpressSessionStore` (the connect-redis drop-in);
+ * - `larder` (`/larder/*`) — larder's `web.session()` on the redis engine (defaults); `/larder/incr` too.
  *
  * Prints `PORT <n>` when listening.
  */
 
 import { RedisStore } from 'connect-redis';
 import { parse as parseCookies } from 'cookie';
-import express, { type Request } from 'express';
+import express, { type Express, type Request } from 'express';
 import session from 'express-session';
 import { createClient } from 'redis';
 import { adapt } from '../src/adapters/express.js';
@@ -26,6 +29,7 @@ import { ExpressSessionStore } from '../src/session/express-store.js';
 
 const url = process.env.BENCH_REDIS_URL;
 if (!url) throw new Error('BENCH_REDIS_URL is not set');
+const contender = process.env.BENCH_CONTENDER ?? '';
 const TWO_WEEKS = 14 * 86_400_000;
 
 /** A node-redis v6 client with its per-command timeout off (DESIGN §7). */
@@ -36,95 +40,107 @@ async function client() {
   return c;
 }
 
-const app = express();
-app.get('/hello', (_req, res) => {
-  res.send('hello world');
-});
-
-// Bare node-redis: the session is one JSON string under the `sid` cookie.
-const raw = await client();
-const rawKey = (req: Request) => `raw-session:${parseCookies(req.headers.cookie ?? '').sid ?? 'none'}`;
-const rawLoad = async (req: Request): Promise<{ views?: number }> => {
-  const text = await raw.get(rawKey(req));
-  return text ? JSON.parse(String(text)) : {};
-};
-app.get('/raw/read', async (req, res) => {
-  res.send(String((await rawLoad(req)).views ?? 0));
-});
-app.get('/raw/write', async (req, res) => {
-  const data = await rawLoad(req);
-  data.views = (data.views ?? 0) + 1;
-  await raw.set(rawKey(req), JSON.stringify(data), { expiration: { type: 'PX', value: TWO_WEEKS } });
-  res.send(String(data.views));
-});
-
-// express-session + connect-redis, as their READMEs set them up.
 const sess = (req: Request): { views?: number } =>
   (req as unknown as { session: { views?: number } }).session;
-const es = express.Router();
-es.use(
-  session({
-    store: new RedisStore({ client: await client() }),
-    secret: 'bench secret',
-    resave: false,
-    saveUninitialized: false,
-    cookie: { maxAge: TWO_WEEKS },
-  }),
-);
-es.get('/read', (req, res) => {
-  res.send(String(sess(req).views ?? 0));
-});
-es.get('/write', (req, res) => {
-  const s = sess(req);
-  s.views = (s.views ?? 0) + 1;
-  res.send(String(s.views));
-});
-app.use('/es', es);
 
-// larder's sessions on the redis engine, defaults.
-const larder = createLarder({ redis: url, logger: false, sessions: { prefix: 'bench-session' } });
+/** express-session's routes, the same on connect-redis and on larder's store. */
+function expressSessionApp(prefix: string, store: session.Store): Express {
+  const app = express();
+  app.use(
+    session({
+      store,
+      secret: 'bench secret',
+      resave: false,
+      saveUninitialized: false,
+      cookie: { maxAge: TWO_WEEKS },
+    }),
+  );
+  app.get(`${prefix}/read`, (req, res) => {
+    res.send(String(sess(req).views ?? 0));
+  });
+  app.get(`${prefix}/write`, (req, res) => {
+    const s = sess(req);
+    s.views = (s.views ?? 0) + 1;
+    res.send(String(s.views));
+  });
+  return app;
+}
 
-// express-session on larder's store (the connect-redis drop-in), set up as /es is.
-const xs = express.Router();
-xs.use(
-  session({
-    store: new ExpressSessionStore({ larder, prefix: 'bench-xs' }),
-    secret: 'bench secret',
-    resave: false,
-    saveUninitialized: false,
-    cookie: { maxAge: TWO_WEEKS },
-  }),
-);
-xs.get('/read', (req, res) => {
-  res.send(String(sess(req).views ?? 0));
-});
-xs.get('/write', (req, res) => {
-  const s = sess(req);
-  s.views = (s.views ?? 0) + 1;
-  res.send(String(s.views));
-});
-app.use('/xs', xs);
+/** Each contender's app and what to close on SIGTERM. */
+const contenders: Record<string, () => Promise<{ app: Express; close?: () => Promise<unknown> }>> = {
+  async hello() {
+    const app = express();
+    app.get('/hello', (_req, res) => {
+      res.send('hello world');
+    });
+    return { app };
+  },
 
-const web = adapt(larder);
-const ours = express.Router();
-ours.use(web.session());
-ours.get('/read', async (req, res) => {
-  res.send(String((await req.session.get('views')) ?? 0));
-});
-ours.get('/write', async (req, res) => {
-  const views = (((await req.session.get('views')) as number | undefined) ?? 0) + 1;
-  await req.session.set('views', views);
-  res.send(String(views));
-});
-ours.get('/incr', async (req, res) => {
-  res.send(String(await req.session.incr('views')));
-});
-app.use('/larder', ours);
+  // Bare node-redis: the session is one JSON string under the `sid` cookie.
+  async raw() {
+    const raw = await client();
+    const rawKey = (req: Request) => `raw-session:${parseCookies(req.headers.cookie ?? '').sid ?? 'none'}`;
+    const rawLoad = async (req: Request): Promise<{ views?: number }> => {
+      const text = await raw.get(rawKey(req));
+      return text ? JSON.parse(String(text)) : {};
+    };
+    const app = express();
+    app.get('/raw/read', async (req, res) => {
+      res.send(String((await rawLoad(req)).views ?? 0));
+    });
+    app.get('/raw/write', async (req, res) => {
+      const data = await rawLoad(req);
+      data.views = (data.views ?? 0) + 1;
+      await raw.set(rawKey(req), JSON.stringify(data), { expiration: { type: 'PX', value: TWO_WEEKS } });
+      res.send(String(data.views));
+    });
+    return { app, close: () => raw.close() };
+  },
 
+  // express-session + connect-redis, as their READMEs set them up.
+  async es() {
+    const redis = await client();
+    return { app: expressSessionApp('/es', new RedisStore({ client: redis })), close: () => redis.close() };
+  },
+
+  // express-session on larder's store (the connect-redis drop-in), set up as es is.
+  async xs() {
+    const larder = createLarder({ redis: url, logger: false });
+    return {
+      app: expressSessionApp('/xs', new ExpressSessionStore({ larder, prefix: 'bench-xs' })),
+      close: () => larder.close(),
+    };
+  },
+
+  // larder's sessions on the redis engine, defaults.
+  async larder() {
+    const larder = createLarder({ redis: url, logger: false, sessions: { prefix: 'bench-session' } });
+    const web = adapt(larder);
+    const app = express();
+    app.use(web.session());
+    app.get('/larder/read', async (req, res) => {
+      res.send(String((await req.session.get('views')) ?? 0));
+    });
+    app.get('/larder/write', async (req, res) => {
+      const views = (((await req.session.get('views')) as number | undefined) ?? 0) + 1;
+      await req.session.set('views', views);
+      res.send(String(views));
+    });
+    app.get('/larder/incr', async (req, res) => {
+      res.send(String(await req.session.incr('views')));
+    });
+    return { app, close: () => larder.close() };
+  },
+};
+
+const make = contenders[contender];
+if (!make)
+  throw new Error(`BENCH_CONTENDER must be one of ${Object.keys(contenders).join(', ')}; got '${contender}'`);
+const { app, close } = await make();
 const server = app.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 process.stdout.write(`PORT ${(server.address() as { port: number }).port}\n`);
 process.on('SIGTERM', () => {
   server.close();
-  Promise.allSettled([larder.close(), raw.close()]).finally(() => process.exit(0));
+  Promise.allSettled([close?.()]).finally(() => process.exit(0));
 });

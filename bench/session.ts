@@ -2,9 +2,11 @@
  * @module bench/session — sessions over HTTP on Express 5: larder's `web.session()` (redis
  * engine) against express-session + connect-redis 9, with Express's hello world as the
  * ceiling and bare node-redis (GET, GET + SET) as the round-trip floor, in one run, on one
- * redis-server of its own. Load from autocannon over loopback (50 connections, pipelining 1);
- * the server runs in a child process (`bench/session-server.ts`) so the load generator does
- * not share its event loop — both still share this machine's cores with redis-server.
+ * redis-server of its own. Load from autocannon over loopback (50 connections, pipelining 1,
+ * the same for every contender); each contender is the same Express app shape in a child
+ * process of its own (`bench/session-server.ts`), so the load generator does not share its
+ * event loop and no contender's JIT state, heap or prototype hooks touch another's — all
+ * still share this machine's cores with redis-server.
  *
  * Two scenarios, each request carrying a session cookie established beforehand (one session
  * per contender and scenario): read-only (reads `views`) and read+write (`views + 1`; larder
@@ -46,6 +48,16 @@ const DEFAULTS = { runs: 3, durationMs: 3000, warmupMs: 1000 };
 
 const SCENARIOS = ['read-only', 'read+write'] as const;
 type Scenario = (typeof SCENARIOS)[number];
+
+/** Contender → the server process it runs in (`BENCH_CONTENDER`); `larder incr` shares larder's. */
+const PROCESS: Record<string, string> = {
+  hello: 'hello',
+  'raw node-redis': 'raw',
+  'express-session': 'es',
+  ExpressSessionStore: 'xs',
+  larder: 'larder',
+  'larder incr': 'larder',
+};
 
 /** Contender → its route in each scenario. */
 const ROUTES: Record<Scenario, Record<string, string>> = {
@@ -94,9 +106,12 @@ interface Figures {
   writes: number;
 }
 
-async function startServer(redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
+async function startServer(
+  redisUrl: string,
+  contender: string,
+): Promise<{ port: number; child: ChildProcess }> {
   const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'session-server.ts')], {
-    env: { ...process.env, BENCH_REDIS_URL: redisUrl },
+    env: { ...process.env, BENCH_REDIS_URL: redisUrl, BENCH_CONTENDER: contender },
     stdio: ['ignore', 'pipe', 'inherit'],
   });
   const port = await new Promise<number>((resolve, reject) => {
@@ -194,7 +209,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   const redis = await startBenchRedis();
   const machine = machineInfo(redis.version);
   const scenarios = {} as Record<Scenario, Record<string, Figures>>;
-  let server: { port: number; child: ChildProcess } | undefined;
+  const servers = new Map<string, { port: number; child: ChildProcess }>();
   try {
     log(`session benchmark — command: ${command}`);
     log(
@@ -207,15 +222,16 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       log(
         '  note: the machine is busy (load average > 0.5); figures will be lower and noisier than on an idle one',
       );
-    server = await startServer(redis.url);
-    const base = `http://127.0.0.1:${server.port}`;
+    for (const name of new Set(Object.values(PROCESS))) servers.set(name, await startServer(redis.url, name));
+    const baseOf = (contender: string) => `http://127.0.0.1:${servers.get(PROCESS[contender]!)!.port}`;
 
     for (const scenario of SCENARIOS) {
       const contenders = Object.entries(ROUTES[scenario]);
       const cookies = new Map<string, string | undefined>();
-      for (const [name, route] of contenders) cookies.set(name, await establish(base, name, route));
+      for (const [name, route] of contenders) cookies.set(name, await establish(baseOf(name), name, route));
       log(`  ${SCENARIO_LABEL[scenario]} …`);
-      for (const [name, route] of contenders) await load(`${base}${route}`, cookies.get(name), warmupMs);
+      for (const [name, route] of contenders)
+        await load(`${baseOf(name)}${route}`, cookies.get(name), warmupMs);
       await sleep(SETTLE_MS);
       const figures: Record<string, Figures> = Object.fromEntries(
         contenders.map(([name, route]) => [
@@ -228,7 +244,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
         for (let k = 0; k < contenders.length; k++) {
           const [name, route] = contenders[(k + r) % contenders.length]!;
           const before = await commandStats(redis);
-          const { rps, requests } = await load(`${base}${route}`, cookies.get(name), durationMs);
+          const { rps, requests } = await load(`${baseOf(name)}${route}`, cookies.get(name), durationMs);
           // autocannon resolves with up to CONNECTIONS requests still in flight: let them land
           // here, not in the next contender's count.
           await sleep(SETTLE_MS);
@@ -249,12 +265,13 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
     }
     report(scenarios, log);
   } finally {
-    if (server) {
-      const { child } = server;
-      const exited = new Promise((resolve) => child.once('exit', resolve));
-      child.kill('SIGTERM');
-      await exited;
-    }
+    await Promise.all(
+      [...servers.values()].map(({ child }) => {
+        const exited = new Promise((resolve) => child.once('exit', resolve));
+        child.kill('SIGTERM');
+        return exited;
+      }),
+    );
     await redis.stop();
   }
   return {

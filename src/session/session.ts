@@ -107,13 +107,15 @@ export class Session<Data extends SessionData = SessionData> {
   async get<K extends keyof Data & string>(field: K): Promise<Data[K] | undefined>;
   async get<K extends keyof Data & string>(field: K, defaultValue: Data[K]): Promise<Data[K]>;
   async get(field: string, defaultValue?: unknown): Promise<unknown> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     return this.#data.has(field) ? this.#data.get(field) : defaultValue;
   }
 
   /** Sets `field` (Django's `session[field] = value`). Throws `SerializationError` for a value JSON cannot hold. */
   async set<K extends keyof Data & string>(field: K, value: Data[K]): Promise<void> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     const text = encodeField(field, value);
     this.#data.set(field, value);
     this.#sizes.set(field, fieldSize(field, text));
@@ -124,7 +126,8 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Removes `field`. Returns true if it was there. */
   async delete(field: keyof Data & string): Promise<boolean> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     if (!this.#data.delete(field)) return false;
     this.#sizes.delete(field);
     this.#dirty.delete(field);
@@ -134,13 +137,15 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   async has(field: keyof Data & string): Promise<boolean> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     return this.#data.has(field);
   }
 
   /** Removes `field` and returns its value, or `defaultValue` when absent. */
   async pop<K extends keyof Data & string>(field: K, defaultValue?: Data[K]): Promise<Data[K] | undefined> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     if (!this.#data.has(field)) return defaultValue;
     const value = this.#data.get(field) as Data[K];
     await this.delete(field);
@@ -149,7 +154,8 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** The value of `field`; when absent, sets it to `value` first (Django's `setdefault`). */
   async setDefault<K extends keyof Data & string>(field: K, value: Data[K]): Promise<Data[K]> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     if (this.#data.has(field)) return this.#data.get(field) as Data[K];
     await this.set(field, value);
     return value;
@@ -161,12 +167,14 @@ export class Session<Data extends SessionData = SessionData> {
   }
 
   async keys(): Promise<Array<keyof Data & string>> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     return [...this.#data.keys()];
   }
 
   async entries(): Promise<Array<[keyof Data & string, unknown]>> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     return [...this.#data.entries()];
   }
 
@@ -179,7 +187,8 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** Removes every field; the session keeps its id (Django's `clear`). */
   async clear(): Promise<void> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     this.#data.clear();
     this.#sizes.clear();
     this.#dirty.clear();
@@ -198,7 +207,8 @@ export class Session<Data extends SessionData = SessionData> {
       throw new CacheValueError(field, `session.incr needs a whole-number delta; got ${delta}.`);
     }
     checkFieldName(field);
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     const current = this.#data.get(field);
     if (current !== undefined && !Number.isSafeInteger(current)) {
       throw new CacheValueError(
@@ -262,7 +272,8 @@ export class Session<Data extends SessionData = SessionData> {
    * `cycle_key` — call it on login to defeat session fixation; `login` does).
    */
   async cycleKey(): Promise<void> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     if (this.#policy.store.kind === 'server') {
       if (this.#state === 'stored' && this.#previousKey === undefined)
         this.#previousKey = this.key ?? undefined;
@@ -296,7 +307,8 @@ export class Session<Data extends SessionData = SessionData> {
 
   /** The user recorded by `login`, if any. */
   async userId(): Promise<string | undefined> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     return this.#metaDirty.userId || this.#meta?.userId || undefined;
   }
 
@@ -307,7 +319,8 @@ export class Session<Data extends SessionData = SessionData> {
    * the browser closes", or `null` for the configured policy.
    */
   async setExpiry(value: number | Date | 0 | null): Promise<void> {
-    await this.#use();
+    const loading = this.#use();
+    if (loading) await loading;
     let expiry: string;
     if (value === null) expiry = '';
     else if (value === 0) expiry = '0';
@@ -357,7 +370,7 @@ export class Session<Data extends SessionData = SessionData> {
    * Throws `SessionTooLargeError` (nothing stored) and `SessionInterruptedError`.
    */
   async save(options: { force?: boolean } = {}): Promise<void> {
-    await this.#load();
+    if (this.#state === 'unloaded') await this.#load();
     const store = this.#policy.store;
     if (store.kind === 'cookie') {
       this.cookieValue();
@@ -406,7 +419,8 @@ export class Session<Data extends SessionData = SessionData> {
     if (this.#pendingLogin !== undefined && store.index) {
       await store.index.add(this.#pendingLogin, this.key, write.ttl);
     }
-    this.#meta = { ...(this.#meta ?? { created: now, lastSeen: now }), ...write.meta } as SessionMeta;
+    // The store keeps no reference to the meta it loaded: update it in place.
+    this.#meta = Object.assign(this.#meta ?? { created: now, lastSeen: now }, write.meta) as SessionMeta;
     this.#state = 'stored';
     this.#clearPending();
   }
@@ -488,20 +502,31 @@ export class Session<Data extends SessionData = SessionData> {
 
   // ---- internals -------------------------------------------------------------------------
 
-  async #use(): Promise<void> {
+  /**
+   * Marks the session accessed; returns the load to wait for, or `undefined` once loaded —
+   * so a method of a loaded session runs without a microtask hop (and calls made without
+   * `await` still apply in call order).
+   */
+  #use(): Promise<void> | undefined {
     this.accessed = true;
-    await this.#load();
+    return this.#state === 'unloaded' ? this.#load() : undefined;
   }
 
   #load(): Promise<void> {
-    if (this.#state !== 'unloaded') return Promise.resolve();
-    this.#loading ??= this.#fetch().finally(() => {
-      this.#loading = undefined;
-    });
+    if (this.#state !== 'unloaded') return RESOLVED;
+    this.#loading ??= this.#fetch();
     return this.#loading;
   }
 
   async #fetch(): Promise<void> {
+    try {
+      await this.#fetchOnce();
+    } finally {
+      this.#loading = undefined;
+    }
+  }
+
+  async #fetchOnce(): Promise<void> {
     const key = this.key;
     const store = this.#policy.store;
     const now = this.#policy.now();
@@ -576,7 +601,7 @@ export class Session<Data extends SessionData = SessionData> {
       this.#deleted.size > 0 ||
       this.#replace ||
       this.#previousKey !== undefined ||
-      Object.keys(this.#metaDirty).length > 0 ||
+      hasKeys(this.#metaDirty) ||
       (this.#state === 'new' && !this.#isEmpty())
     );
   }
@@ -620,6 +645,15 @@ export class Session<Data extends SessionData = SessionData> {
     this.#previousKey = undefined;
     this.#clearPending();
   }
+}
+
+/** One settled promise for the calls that complete without waiting. */
+const RESOLVED: Promise<void> = Promise.resolve();
+
+/** `Object.keys(object).length > 0`, without the array. */
+function hasKeys(object: object): boolean {
+  for (const _ in object) return true;
+  return false;
 }
 
 /**

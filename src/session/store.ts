@@ -60,7 +60,10 @@ export interface ServerSessionStore {
   /** Short description for errors and health (`redis redis://…/2`, `memory`). */
   readonly name: string;
 
-  /** The session stored under `id`, or `undefined` when unknown or expired. One round trip. */
+  /**
+   * The session stored under `id`, or `undefined` when unknown or expired. One round trip.
+   * The result is the caller's own (fresh objects): `Session` keeps and updates its `meta`.
+   */
   load(id: string): Promise<StoredSession | undefined>;
 
   /** Stores a new session under `id`. Returns false (storing nothing) if `id` is taken. */

@@ -64,10 +64,11 @@ return 1`,
 
 // update: KEYS[1] = session; ARGV = ttl ms, replace ('1'/'0'), n, n fields to delete,
 // then field/value pairs to set. Returns 0 (writing nothing) when the session is gone.
+// PEXPIRE is the existence check (0: no such key), so a save costs Redis one call less.
 const UPDATE = defineScript(
   1,
   `${HSET_PAIRS}
-if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
 if ARGV[2] == '1' then
   -- clear(): drop every data field, keep the bookkeeping
   for _, field in ipairs(redis.call('HKEYS', KEYS[1])) do
@@ -77,7 +78,8 @@ end
 local n = tonumber(ARGV[3])
 for i = 4, 3 + n do redis.call('HDEL', KEYS[1], ARGV[i]) end
 hset_from(KEYS[1], 4 + n)
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
+-- A deletion may have emptied the hash (Redis then drops the key) before HSET made it anew.
+if ARGV[2] == '1' or n > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
 return 1`,
 );
 
@@ -96,12 +98,12 @@ redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return tostring(n)`,
 );
 
-// touch: KEYS[1] = session; ARGV = ttl ms, lastSeen. Never recreates a deleted session.
+// touch: KEYS[1] = session; ARGV = ttl ms, lastSeen. Never recreates a deleted session
+// (PEXPIRE answers 0 for a missing key, and then nothing is written).
 const TOUCH = defineScript(
   1,
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+  `if redis.call('PEXPIRE', KEYS[1], ARGV[1]) == 0 then return 0 end
 redis.call('HSET', KEYS[1], 'm:s', ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[1])
 return 1`,
 );
 
@@ -128,52 +130,57 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
   // Sessions are read from the primary: a replica may not have the write a redirect relies on.
   const primary = { readonly: false } as const;
 
-  const pairs = (write: SessionWrite): { set: string[]; del: string[] } => {
-    const set: string[] = [];
-    const del: string[] = [];
-    for (const [field, text] of write.set) set.push(`d:${field}`, text);
-    for (const field of write.delete) del.push(`d:${field}`);
-    for (const [name, value] of Object.entries(write.meta) as Array<[keyof SessionMeta, string | number]>) {
-      if (value === undefined) continue;
-      if (value === '') del.push(META[name]);
-      else set.push(META[name], String(value));
+  /** Appends `write`'s field/value pairs to set (data, then meta) to `out`. */
+  const pushSets = (out: Array<string | number>, write: SessionWrite) => {
+    for (const [field, text] of write.set) out.push(`d:${field}`, text);
+    const meta = write.meta;
+    for (const name in meta) {
+      const value = meta[name as keyof SessionMeta];
+      if (value !== undefined && value !== '') out.push(META[name as keyof SessionMeta], String(value));
     }
-    return { set, del };
+    return out;
   };
 
   return {
     kind: 'server',
     name: `redis ${conn.name}`,
     async load(id) {
-      const hash = await conn.send<Record<string, string> | string[]>(['HGETALL', keyOf(id)], {
-        key: keyOf(id),
-        ...primary,
+      const key = keyOf(id);
+      const hash = await conn.send<Record<string, string> | string[]>(['HGETALL', key], {
+        key,
+        readonly: false,
       });
-      const entries = Array.isArray(hash) ? pairsOf(hash) : Object.entries(hash ?? {});
-      if (entries.length === 0) return undefined;
       const fields = new Map<string, string>();
       const meta: Partial<SessionMeta> = {};
-      for (const [name, value] of entries) {
+      const take = (name: string, value: string) => {
         if (name.startsWith('d:')) fields.set(name.slice(2), value);
         else if (name === META.created) meta.created = Number(value);
         else if (name === META.lastSeen) meta.lastSeen = Number(value);
         else if (name === META.expiry) meta.expiry = value;
         else if (name === META.userId) meta.userId = value;
         else if (name === META.userAgent) meta.userAgent = value;
-      }
+      };
+      // RESP2 answers a flat [name, value, …] list, RESP3 a map.
+      if (Array.isArray(hash)) for (let i = 0; i + 1 < hash.length; i += 2) take(hash[i]!, hash[i + 1]!);
+      else for (const [name, value] of Object.entries(hash ?? {})) take(name, value);
       // A hash without bookkeeping is not one of ours (or half of one): not adopted.
       if (!Number.isFinite(meta.created) || !Number.isFinite(meta.lastSeen)) return undefined;
       return { fields, meta: meta as SessionMeta } satisfies StoredSession;
     },
     async create(id, write) {
-      const { set } = pairs(write);
-      const done = await CREATE.run<number>(conn, [keyOf(id)], [write.ttl, ...set]);
+      const done = await CREATE.run<number>(conn, [keyOf(id)], pushSets([write.ttl], write));
       return done === 1;
     },
     async update(id, write) {
-      const { set, del } = pairs(write);
-      const args = [write.ttl, write.replace ? '1' : '0', del.length, ...del, ...set];
-      if ((await UPDATE.run<number>(conn, [keyOf(id)], args)) !== 1) throw new SessionInterruptedError();
+      // ARGV: ttl, replace, n, the n fields to delete (data, then meta set to ''), then the pairs.
+      const args: Array<string | number> = [write.ttl, write.replace ? '1' : '0', 0];
+      for (const field of write.delete) args.push(`d:${field}`);
+      const meta = write.meta;
+      for (const name in meta)
+        if (meta[name as keyof SessionMeta] === '') args.push(META[name as keyof SessionMeta]);
+      args[2] = args.length - 3;
+      if ((await UPDATE.run<number>(conn, [keyOf(id)], pushSets(args, write))) !== 1)
+        throw new SessionInterruptedError();
     },
     async incr(id, field, delta, write) {
       let text: string | null;
@@ -261,12 +268,6 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
       },
     },
   };
-}
-
-function pairsOf(flat: string[]): Array<[string, string]> {
-  const out: Array<[string, string]> = [];
-  for (let i = 0; i + 1 < flat.length; i += 2) out.push([flat[i], flat[i + 1]]);
-  return out;
 }
 
 /** A literal prefix inside a SCAN MATCH pattern. */
