@@ -128,7 +128,9 @@ test('in Chromium (memory): an order placed in one context pops up in another', 
     await watcher.goto('/products');
     // Open once the server has answered /events (and followed the channel).
     await watcher.waitForFunction(
-      () => (window as unknown as { storefrontEvents?: EventSource }).storefrontEvents?.readyState === 1,
+      () =>
+        (globalThis as unknown as { storefrontEvents?: { readyState: number } }).storefrontEvents
+          ?.readyState === 1,
     );
     const buyer = await (await browser.newContext({ baseURL: base })).newPage();
     await buyer.request.post('/cart/add', { form: { sku: 'grinder' } });
