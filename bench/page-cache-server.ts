@@ -1,10 +1,12 @@
 /**
  * @module bench/page-cache-server — the server side of `bench/page-cache.ts`, run in its own
  * process so the load generator does not share its event loop: one framework (argv[2]:
- * express | fastify | hono) with three routes — `/hello` (the framework's hello world),
- * `/cached` (larder's page cache on Redis, always a hit after the first request) and
+ * express | fastify | hono) with five routes — `/hello` (the framework's hello world),
+ * `/cached` (larder's page cache on Redis, always a hit after the first request),
  * `/cached-local` (the page cache on an in-process memory cache: larder's own overhead, no
- * round trip) and `/origin` (the same 20 ms origin uncached). Prints `PORT <n>` when listening.
+ * round trip), `/cached-tiered` (the page cache on the tiered cache: Redis behind an
+ * in-process tier of decoded pages, so a hit makes no round trip) and `/origin` (the same
+ * 20 ms origin uncached). Prints `PORT <n>` when listening.
  */
 import { serve } from '@hono/node-server';
 import express from 'express';
@@ -24,6 +26,7 @@ const larder = createLarder({
   caches: {
     default: { backend: 'redis', keyPrefix: 'bench-pages' },
     local: { backend: 'memory' },
+    tiered: { backend: 'tiered', keyPrefix: 'bench-pages-tiered' },
   },
 });
 const ORIGIN_MS = 20;
@@ -45,6 +48,9 @@ async function start(): Promise<number> {
     app.get('/cached-local', web.cachePage(3600, { cache: 'local' }), async (_req, res) => {
       res.type('html').send(await origin());
     });
+    app.get('/cached-tiered', web.cachePage(3600, { cache: 'tiered' }), async (_req, res) => {
+      res.type('html').send(await origin());
+    });
     app.get('/origin', async (_req, res) => {
       res.type('html').send(await origin());
     });
@@ -63,6 +69,9 @@ async function start(): Promise<number> {
     app.get('/cached-local', { onRequest: web.cachePage(3600, { cache: 'local' }) }, async (_req, reply) =>
       reply.type('text/html').send(await origin()),
     );
+    app.get('/cached-tiered', { onRequest: web.cachePage(3600, { cache: 'tiered' }) }, async (_req, reply) =>
+      reply.type('text/html').send(await origin()),
+    );
     app.get('/origin', async (_req, reply) => reply.type('text/html').send(await origin()));
     await app.listen({ port: 0, host: '127.0.0.1' });
     return (app.server.address() as { port: number }).port;
@@ -73,6 +82,7 @@ async function start(): Promise<number> {
     app.get('/hello', (c) => c.text('hello world'));
     app.get('/cached', web.cachePage(3600), async (c) => c.html(await origin()));
     app.get('/cached-local', web.cachePage(3600, { cache: 'local' }), async (c) => c.html(await origin()));
+    app.get('/cached-tiered', web.cachePage(3600, { cache: 'tiered' }), async (c) => c.html(await origin()));
     app.get('/origin', async (c) => c.html(await origin()));
     return new Promise((resolve) => {
       serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
@@ -83,6 +93,8 @@ async function start(): Promise<number> {
 
 const port = await start();
 process.stdout.write(`PORT ${port}\n`);
+// The bench asks for this process's CPU time around each load (bench/page-cache.ts).
+process.on('message', () => process.send?.(process.cpuUsage()));
 process.on('SIGTERM', () => {
   larder.close().finally(() => process.exit(0));
 });

@@ -1,7 +1,7 @@
 /**
- * @module bench/page-cache — page-cache hits against the same framework's hello world and the
- * uncached route with a 20 ms origin, for Express, Fastify and Hono, with autocannon over
- * loopback (50 connections, bounded in time). The server runs in a child process
+ * @module bench/page-cache — page-cache hits (on the Redis, memory and tiered caches) against
+ * the same framework's hello world and the uncached route with a 20 ms origin, for Express,
+ * Fastify and Hono, with autocannon over loopback (50 connections, bounded in time). The server runs in a child process
  * (`bench/page-cache-server.ts`) so the load generator does not share its event loop; both
  * still share this machine's 2 cores with redis-server.
  *
@@ -19,12 +19,13 @@ import {
   invocation,
   machineInfo,
   median,
+  pairedRatio,
   startBenchRedis,
 } from './support.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const FRAMEWORKS = ['express', 'fastify', 'hono'] as const;
-const ROUTES = ['hello', 'cached', 'cached-local', 'origin'] as const;
+const ROUTES = ['hello', 'cached', 'cached-local', 'cached-tiered', 'origin'] as const;
 const CONNECTIONS = 50;
 
 async function startServer(
@@ -36,7 +37,7 @@ async function startServer(
     ['--import', 'tsx', path.join(HERE, 'page-cache-server.ts'), framework],
     {
       env: { ...process.env, BENCH_REDIS_URL: redisUrl },
-      stdio: ['ignore', 'pipe', 'inherit'],
+      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
     },
   );
   const port = await new Promise<number>((resolve, reject) => {
@@ -51,12 +52,31 @@ async function startServer(
   return { port, child };
 }
 
-async function load(url: string, durationMs: number): Promise<number> {
+/** The server's CPU time so far (user + system), in µs, asked over IPC. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (usage: { user: number; system: number }) => resolve(usage.user + usage.system));
+    child.send('cpu');
+  });
+}
+
+/**
+ * Requests per second on `url`, and the server's CPU µs per request: the machine is shared
+ * (the load generator, redis-server, other work), and CPU per request moves less with that
+ * load than throughput does.
+ */
+async function load(
+  url: string,
+  durationMs: number,
+  child: ChildProcess,
+): Promise<{ rps: number; cpuUs: number }> {
+  const cpuBefore = await cpuOf(child);
   const result = await autocannon({ url, connections: CONNECTIONS, duration: durationMs / 1000 });
+  const cpuUs = (await cpuOf(child)) - cpuBefore;
   if (result.non2xx > 0 || result.errors > 0) {
     throw new Error(`${url}: ${result.non2xx} non-2xx responses and ${result.errors} errors`);
   }
-  return result.requests.average;
+  return { rps: result.requests.average, cpuUs: cpuUs / Math.max(1, result.requests.total) };
 }
 
 /** Runs the page-cache benchmark; `runs` medians per route and framework. */
@@ -66,26 +86,56 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   const warmupMs = options.warmupMs ?? 1000;
   const log = options.log ?? console.log;
   const redis = await startBenchRedis();
-  const results: Record<string, Record<string, { runs: number[]; median: number }>> = {};
+  const results: Record<
+    string,
+    Record<string, { runs: number[]; median: number; cpuUsPerRequest: { runs: number[]; median: number } }>
+  > = {};
+  /** Hit / hello world per framework and cache, paired run by run. */
+  const ratios: Record<string, { redis: number; memory: number; tiered: number }> = {};
   try {
     for (const framework of FRAMEWORKS) {
       const { port, child } = await startServer(framework, redis.url);
       try {
         const base = `http://127.0.0.1:${port}`;
-        const perRoute: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
-        for (const route of ROUTES) await load(`${base}/${route}`, warmupMs);
+        const rps: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
+        const cpu: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
+        for (const route of ROUTES) await load(`${base}/${route}`, warmupMs, child);
         // Interleaved so drift on a shared machine hits every route alike.
-        for (let r = 0; r < runs; r++)
-          for (const route of ROUTES) perRoute[route]!.push(await load(`${base}/${route}`, durationMs));
+        for (let r = 0; r < runs; r++) {
+          for (const route of ROUTES) {
+            const one = await load(`${base}/${route}`, durationMs, child);
+            rps[route]!.push(one.rps);
+            cpu[route]!.push(one.cpuUs);
+          }
+        }
         results[framework] = Object.fromEntries(
-          ROUTES.map((route) => [route, { runs: perRoute[route]!, median: median(perRoute[route]!) }]),
+          ROUTES.map((route) => [
+            route,
+            {
+              runs: rps[route]!,
+              median: median(rps[route]!),
+              cpuUsPerRequest: { runs: cpu[route]!, median: median(cpu[route]!) },
+            },
+          ]),
         );
         const m = results[framework]!;
+        // Ratios paired run by run (the routes of one round ran back to back): drift on a
+        // shared machine cancels out better than in a ratio of medians.
+        const hello = (route: (typeof ROUTES)[number]) => pairedRatio(m[route]!.runs, m.hello!.runs);
+        ratios[framework] = {
+          redis: hello('cached'),
+          memory: hello('cached-local'),
+          tiered: hello('cached-tiered'),
+        };
+        const us = (route: (typeof ROUTES)[number]) => `${m[route]!.cpuUsPerRequest.median.toFixed(1)} µs`;
         log(
-          `${framework.padEnd(8)} hello ${formatOps(m.hello!.median)} req/s · cached on Redis ${formatOps(m.cached!.median)} ` +
-            `(${formatRatio(m.cached!.median, m.hello!.median)} hello) · cached in memory ${formatOps(m['cached-local']!.median)} ` +
-            `(${formatRatio(m['cached-local']!.median, m.hello!.median)} hello) · uncached 20 ms origin ${formatOps(m.origin!.median)} ` +
-            `(Redis hit = ${formatRatio(m.cached!.median, m.origin!.median)} origin)`,
+          `${framework.padEnd(8)} hello ${formatOps(m.hello!.median)} req/s · hit on Redis ${formatOps(m.cached!.median)} ` +
+            `(${formatRatio(hello('cached'), 1)} hello) · in memory ${formatOps(m['cached-local']!.median)} ` +
+            `(${formatRatio(hello('cached-local'), 1)}) · tiered ${formatOps(m['cached-tiered']!.median)} ` +
+            `(${formatRatio(hello('cached-tiered'), 1)}) · uncached 20 ms origin ${formatOps(m.origin!.median)} ` +
+            `(Redis hit = ${formatRatio(m.cached!.median, m.origin!.median)} origin)\n` +
+            `${' '.repeat(9)}server CPU per request: hello ${us('hello')} · Redis hit ${us('cached')} · ` +
+            `memory hit ${us('cached-local')} · tiered hit ${us('cached-tiered')} · uncached ${us('origin')}`,
         );
       } finally {
         child.kill('SIGTERM');
@@ -101,6 +151,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
     machine: machineInfo(redis.version),
     settings: { runs, durationMs, warmupMs, connections: CONNECTIONS, originMs: 20 },
     results,
+    ratios,
   };
 }
 

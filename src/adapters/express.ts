@@ -8,8 +8,10 @@ import { ServerResponse } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import {
   addNeverCacheHeaders,
+  applyHeaderChanges,
   type CacheControlDirectives,
   type HeaderRecord,
+  type HeaderWriter,
   patchCacheControl,
   patchVaryHeaders,
 } from '../http/cache-headers.js';
@@ -24,7 +26,7 @@ import { healthResponse } from '../http/health.js';
 import {
   type CachePageOptions,
   createPageCache,
-  type PageCache,
+  type PageExchange,
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
@@ -132,7 +134,7 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
     cachePage(ttl: number | string, pageOptions: CachePageOptions = {}) {
       const pages = createPageCache(larder, ttl, pageOptions);
       return function cachePage(req: Request, res: Response, next: NextFunction) {
-        servePage(pages, req, res, next).catch(next);
+        pages.handle(new ExpressExchange(req, res, next)).catch(next);
       };
     },
     /**
@@ -254,15 +256,25 @@ function addRateLimitHeaders(res: Response, headers: Readonly<Record<string, str
   }
 }
 
-/** The core's view of an Express request. */
-function pageRequest(req: Request): PageRequest {
-  return {
-    method: req.method,
-    scheme: req.protocol,
-    host: req.get('host') ?? '',
-    url: req.originalUrl,
-    header: (name) => req.get(name),
-  };
+/** The core's view of an Express request (a class: no closures made per request). */
+class ExpressPageRequest implements PageRequest {
+  readonly method: string;
+  readonly scheme: string;
+  readonly host: string;
+  readonly url: string;
+  readonly #req: Request;
+
+  constructor(req: Request) {
+    this.#req = req;
+    this.method = req.method;
+    this.scheme = req.protocol;
+    this.host = req.get('host') ?? '';
+    this.url = req.originalUrl;
+  }
+
+  header(name: string): string | undefined {
+    return this.#req.get(name);
+  }
 }
 
 /** The response's headers as the core's record (lower-case names). */
@@ -270,13 +282,11 @@ function headersOf(res: Response): HeaderRecord {
   return res.getHeaders() as HeaderRecord;
 }
 
-/** Writes a record back onto the response, replacing what changed. */
-function applyHeaders(res: Response, before: HeaderRecord, after: HeaderRecord): void {
-  for (const name of Object.keys(before)) if (after[name] === undefined) res.removeHeader(name);
-  for (const [name, value] of Object.entries(after)) {
-    if (value !== undefined && value !== before[name]) res.setHeader(name, value as string | string[]);
-  }
-}
+/** How `applyHeaderChanges` writes onto an Express response. */
+const RESPONSE_HEADERS: HeaderWriter<Response> = {
+  set: (res, name, value) => res.setHeader(name, value),
+  remove: (res, name) => res.removeHeader(name),
+};
 
 const PATCHES = Symbol('larder.headerPatches');
 const HOOKED = Symbol('larder.writeHeadHooked');
@@ -335,7 +345,7 @@ function flushHeaderPatches(res: Response): void {
   for (const patch of pending) {
     if (typeof patch !== 'function') {
       // Record patches run on a copy; a direct one sees the response as they left it.
-      if (before && after) applyHeaders(res, before, after);
+      if (before && after) applyHeaderChanges(res, RESPONSE_HEADERS, before, after);
       before = after = undefined;
       patch.direct(res);
       continue;
@@ -344,7 +354,7 @@ function flushHeaderPatches(res: Response): void {
     after ??= { ...before };
     patch(after);
   }
-  if (before && after) applyHeaders(res, before, after);
+  if (before && after) applyHeaderChanges(res, RESPONSE_HEADERS, before, after);
 }
 
 /** Replaces a response whose session could not be saved with the error's problem+json. */
@@ -378,25 +388,40 @@ function sendSessionError(
   (end as (...a: unknown[]) => Response).call(res, out.body);
 }
 
-function send(res: Response, page: PageResponse): void {
-  res.status(page.status);
-  for (const [name, value] of Object.entries(page.headers)) {
-    if (value !== undefined) res.setHeader(name, value as string | string[]);
-  }
-  res.end(page.body);
-}
+/**
+ * The page cache's exchange on Express: send, pass to the route, or render captured. A
+ * class, so a hit makes no closures.
+ */
+class ExpressExchange implements PageExchange {
+  readonly request: PageRequest;
+  readonly #res: Response;
+  readonly #next: NextFunction;
 
-/** The page cache's exchange on Express: send, pass to the route, or render captured. */
-function servePage(pages: PageCache, req: Request, res: Response, next: NextFunction): Promise<void> {
-  return pages.handle({
-    request: pageRequest(req),
-    send: (page) => send(res, page),
-    pass: (cacheStatus) => {
-      res.setHeader('cache-status', cacheStatus);
-      next();
-    },
-    render: (finalize) => capture(res, next, finalize),
-  });
+  constructor(req: Request, res: Response, next: NextFunction) {
+    this.request = new ExpressPageRequest(req);
+    this.#res = res;
+    this.#next = next;
+  }
+
+  send(page: PageResponse): void {
+    const res = this.#res;
+    res.statusCode = page.status;
+    const { headers } = page;
+    for (const name in headers) {
+      const value = headers[name];
+      if (value !== undefined) res.setHeader(name, value);
+    }
+    res.end(page.body);
+  }
+
+  pass(cacheStatus: string): void {
+    this.#res.setHeader('cache-status', cacheStatus);
+    this.#next();
+  }
+
+  render(finalize: (response: PageResponse, streamed: boolean) => PageResponse) {
+    return capture(this.#res, this.#next, finalize);
+  }
 }
 
 /**
@@ -446,7 +471,7 @@ function capture(
       const captured: PageResponse = { status: res.statusCode, headers: { ...before }, body };
       const out = finalize(captured, false);
       res.statusCode = out.status;
-      applyHeaders(res, before, out.headers);
+      applyHeaderChanges(res, RESPONSE_HEADERS, before, out.headers);
       const callback = rest.find((r) => typeof r === 'function');
       const returned = (end as (...a: unknown[]) => Response).call(this, out.body, callback);
       // What finally went out, after any on-headers listener (express-session's cookie).

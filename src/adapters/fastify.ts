@@ -27,8 +27,10 @@ import fastifyPlugin from 'fastify-plugin';
 import { ConfigError } from '../errors.js';
 import {
   addNeverCacheHeaders,
+  applyHeaderChanges,
   type CacheControlDirectives,
   type HeaderRecord,
+  type HeaderWriter,
   patchCacheControl,
   patchVaryHeaders,
 } from '../http/cache-headers.js';
@@ -44,6 +46,7 @@ import {
   type CachePageOptions,
   createPageCache,
   type PageCache,
+  type PageExchange,
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
@@ -413,18 +416,29 @@ function onHeaders(
   return error;
 }
 
-/** The core's view of a Fastify request (scheme and host honour Fastify's `trustProxy`). */
-function pageRequest(request: FastifyRequest): PageRequest {
-  return {
-    method: request.method,
-    scheme: request.protocol,
-    host: request.host,
-    url: request.url,
-    header: (name) => {
-      const value = request.headers[name];
-      return Array.isArray(value) ? value.join(', ') : value;
-    },
-  };
+/**
+ * The core's view of a Fastify request (scheme and host honour Fastify's `trustProxy`). A
+ * class, as the exchange below: a hit makes no closures.
+ */
+class FastifyPageRequest implements PageRequest {
+  readonly method: string;
+  readonly scheme: string;
+  readonly host: string;
+  readonly url: string;
+  readonly #headers: FastifyRequest['headers'];
+
+  constructor(request: FastifyRequest) {
+    this.method = request.method;
+    this.scheme = request.protocol;
+    this.host = request.host;
+    this.url = request.url;
+    this.#headers = request.headers;
+  }
+
+  header(name: string): string | undefined {
+    const value = this.#headers[name];
+    return Array.isArray(value) ? value.join(', ') : value;
+  }
 }
 
 /** The `onRequest` hook of one PageCache: hit → send; bypass → continue; miss → capture. */
@@ -432,38 +446,59 @@ function pageHook(pages: PageCache): onRequestHookHandler {
   return larderHook(function cachePage(request, reply, done: HookHandlerDoneFunction) {
     const error = unwired(request, 'cachePage');
     if (error) return done(error);
-    let continued = false;
-    const proceed = (err?: Error) => {
-      if (continued) return;
-      continued = true;
-      done(err);
-    };
-    pages
-      .handle({
-        request: pageRequest(request),
-        send: (page) => {
-          continued = true;
-          sendPage(reply, page);
-        },
-        pass: (cacheStatus) => {
-          reply.header('cache-status', cacheStatus);
-          proceed();
-        },
-        render: (finalize) =>
-          new Promise<void>((resolve) => {
-            const state = pending(reply);
-            state.finalize = finalize;
-            state.rendered = resolve;
-            // The route may never reach onSend (hijacked, aborted): free the coalesced waiters.
-            reply.raw.once('close', resolve);
-            proceed();
-          }),
-      })
-      .catch((err: Error) => {
-        if (!continued) proceed(err);
-        else request.log.error({ err }, 'larder page cache failed after the route ran');
-      });
+    const exchange = new FastifyExchange(request, reply, done);
+    pages.handle(exchange).catch((err: Error) => exchange.failed(err));
   }, true);
+}
+
+/** The page cache's exchange on Fastify, for one `onRequest` hook call. */
+class FastifyExchange implements PageExchange {
+  readonly request: PageRequest;
+  readonly #request: FastifyRequest;
+  readonly #reply: FastifyReply;
+  readonly #done: HookHandlerDoneFunction;
+  /** Set once the hook has answered (sent a page) or let the route run. */
+  #continued = false;
+
+  constructor(request: FastifyRequest, reply: FastifyReply, done: HookHandlerDoneFunction) {
+    this.request = new FastifyPageRequest(request);
+    this.#request = request;
+    this.#reply = reply;
+    this.#done = done;
+  }
+
+  send(page: PageResponse): void {
+    this.#continued = true;
+    sendPage(this.#reply, page);
+  }
+
+  pass(cacheStatus: string): void {
+    this.#reply.header('cache-status', cacheStatus);
+    this.#proceed();
+  }
+
+  render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<void> {
+    return new Promise<void>((resolve) => {
+      const state = pending(this.#reply);
+      state.finalize = finalize;
+      state.rendered = resolve;
+      // The route may never reach onSend (hijacked, aborted): free the coalesced waiters.
+      this.#reply.raw.once('close', resolve);
+      this.#proceed();
+    });
+  }
+
+  /** The page cache failed: the route's error, or a log line once the route ran. */
+  failed(err: Error): void {
+    if (!this.#continued) this.#proceed(err);
+    else this.#request.log.error({ err }, 'larder page cache failed after the route ran');
+  }
+
+  #proceed(err?: Error): void {
+    if (this.#continued) return;
+    this.#continued = true;
+    this.#done(err);
+  }
 }
 
 /** Sends a response the page cache made (a hit, a stale or shared copy), skipping the route. */
@@ -473,19 +508,20 @@ function sendPage(reply: FastifyReply, page: PageResponse): void {
   state.patches.length = 0;
   state.sent = page.headers;
   reply.code(page.status);
-  for (const [name, value] of Object.entries(page.headers))
+  const { headers } = page;
+  for (const name in headers) {
+    const value = headers[name];
     if (value !== undefined) reply.header(name, value);
+  }
   // `undefined`, not an empty Buffer: Fastify then adds no Content-Length to a 304.
   reply.send(page.body.length > 0 ? page.body : undefined);
 }
 
-/** Writes a record back onto the reply, replacing what changed. */
-function applyHeaders(reply: FastifyReply, before: HeaderRecord, after: HeaderRecord): void {
-  for (const name of Object.keys(before)) if (after[name] === undefined) reply.removeHeader(name);
-  for (const [name, value] of Object.entries(after)) {
-    if (value !== undefined && value !== before[name]) reply.header(name, value);
-  }
-}
+/** How `applyHeaderChanges` writes onto a Fastify reply. */
+const REPLY_HEADERS: HeaderWriter<FastifyReply> = {
+  set: (reply, name, value) => reply.header(name, value),
+  remove: (reply, name) => reply.removeHeader(name),
+};
 
 /**
  * Every wired route's last `onSend` hook: applies the header patches, then hands a
@@ -529,7 +565,7 @@ function settle(state: Pending, request: FastifyRequest, reply: FastifyReply, pa
   if (state.patches.length > 0) {
     headers = { ...before };
     for (const patch of state.patches) patch(headers);
-    applyHeaders(reply, before, headers);
+    applyHeaderChanges(reply, REPLY_HEADERS, before, headers);
   }
   if (!state.finalize) return payload;
   const body =
@@ -546,6 +582,6 @@ function settle(state: Pending, request: FastifyRequest, reply: FastifyReply, pa
   }
   const out = state.finalize({ status: reply.statusCode, headers: { ...headers }, body }, false);
   if (out.status !== reply.statusCode) reply.code(out.status);
-  applyHeaders(reply, headers, out.headers);
+  applyHeaderChanges(reply, REPLY_HEADERS, headers, out.headers);
   return out.body === body ? payload : out.body;
 }

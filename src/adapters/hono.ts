@@ -27,8 +27,10 @@ import type { StatusCode } from 'hono/utils/http-status';
 import { ConfigError, describeValue } from '../errors.js';
 import {
   addNeverCacheHeaders,
+  applyHeaderChanges,
   type CacheControlDirectives,
   type HeaderRecord,
+  type HeaderWriter,
   patchCacheControl,
   patchVaryHeaders,
 } from '../http/cache-headers.js';
@@ -39,6 +41,7 @@ import {
   type CachePageOptions,
   createPageCache,
   type PageCache,
+  type PageExchange,
   type PageRequest,
   type PageResponse,
 } from '../http/page-cache.js';
@@ -127,8 +130,8 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
      */
     cachePage(ttl: number | string, pageOptions: CachePageOptions = {}) {
       const pages = createPageCache(larder, ttl, pageOptions);
-      return async function cachePage(c: Context, next: Next): Promise<void> {
-        await servePage(pages, c, next);
+      return function cachePage(c: Context, next: Next): Promise<void> {
+        return servePage(pages, c, next);
       };
     },
     /**
@@ -266,52 +269,133 @@ function incomingOf(c: Context, limit: unknown): PeerRequest {
   );
 }
 
-/** The core's view of a Hono request: scheme and host as the URL and `Host` say. */
-function pageRequest(c: Context): PageRequest {
-  const url = new URL(c.req.url);
-  return {
-    method: c.req.method,
-    scheme: url.protocol.slice(0, -1),
-    host: c.req.header('host') ?? url.host,
-    url: url.pathname + url.search,
-    header: (name) => c.req.header(name),
-  };
+/** A request URL's parts the page cache keys on. */
+interface UrlParts {
+  scheme: string;
+  host: string;
+  /** Path and query. */
+  path: string;
+}
+
+/** Parsed request URLs (bounded): parsing one costs more than the rest of a hit's key. */
+const urlParts = new Map<string, UrlParts>();
+const MAX_PARSED_URLS = 10_000;
+
+function partsOf(href: string): UrlParts {
+  let parts = urlParts.get(href);
+  if (parts === undefined) {
+    const url = new URL(href);
+    parts = { scheme: url.protocol.slice(0, -1), host: url.host, path: url.pathname + url.search };
+    if (urlParts.size >= MAX_PARSED_URLS) urlParts.clear();
+    urlParts.set(href, parts);
+  }
+  return parts;
+}
+
+/**
+ * The core's view of a Hono request: scheme and host as the URL and `Host` say. A class, as
+ * the exchange below: a hit makes no closures.
+ */
+class HonoPageRequest implements PageRequest {
+  readonly method: string;
+  readonly scheme: string;
+  readonly host: string;
+  readonly url: string;
+  readonly #c: Context;
+
+  constructor(c: Context) {
+    const parts = partsOf(c.req.url);
+    this.#c = c;
+    this.method = c.req.method;
+    this.scheme = parts.scheme;
+    this.host = c.req.header('host') ?? parts.host;
+    this.url = parts.path;
+  }
+
+  header(name: string): string | undefined {
+    return this.#c.req.header(name);
+  }
 }
 
 /**
  * The page cache's exchange on Hono. `pass` and `render` run the rest of the chain, which
- * is asynchronous here; both are awaited before the middleware returns, and an error in
- * the route is rethrown so Hono's error handler sees it.
+ * is asynchronous here; `servePage` awaits both before the middleware returns, and rethrows
+ * an error in the route so Hono's error handler sees it.
  */
+class HonoExchange implements PageExchange {
+  readonly request: PageRequest;
+  readonly #c: Context;
+  readonly #next: Next;
+  /** The route running uncached, after `pass`. */
+  routed: Promise<void> | undefined;
+  /** What the route threw, after `render`. */
+  failure: { error: unknown } | undefined;
+
+  constructor(c: Context, next: Next) {
+    this.request = new HonoPageRequest(c);
+    this.#c = c;
+    this.#next = next;
+  }
+
+  send(page: PageResponse): void {
+    send(this.#c, page);
+  }
+
+  pass(cacheStatus: string): void {
+    this.routed = passThrough(this.#c, this.#next, cacheStatus);
+  }
+
+  render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<void> {
+    return render(this.#c, this.#next, finalize).catch((error: unknown) => {
+      this.failure = { error };
+    });
+  }
+}
+
 async function servePage(pages: PageCache, c: Context, next: Next): Promise<void> {
-  let routed: Promise<void> | undefined;
-  let failure: { error: unknown } | undefined;
-  await pages.handle({
-    request: pageRequest(c),
-    send: (page) => send(c, page),
-    pass: (cacheStatus) => {
-      routed = passThrough(c, next, cacheStatus);
-    },
-    render: (finalize) =>
-      render(c, next, finalize).catch((error: unknown) => {
-        failure = { error };
-      }),
-  });
-  await routed;
-  if (failure) throw failure.error;
+  const exchange = new HonoExchange(c, next);
+  await pages.handle(exchange);
+  if (exchange.routed) await exchange.routed;
+  if (exchange.failure) throw exchange.failure.error;
 }
 
 /** Answers without running the route (a hit, a stale copy, a coalesced render). */
 function send(c: Context, page: PageResponse): void {
   const body = hasNoBody(page.status, c.req.method) ? null : bytes(page.body);
-  // newResponse keeps headers that earlier middleware set with c.header(), as c.text would.
-  // A plain header object (not a Headers instance) keeps @hono/node-server on its fast path,
-  // which writes status, headers and body without building a Fetch Response.
-  const headers: Record<string, string> = {};
-  for (const [name, value] of Object.entries(page.headers)) {
-    if (value !== undefined) headers[name] = Array.isArray(value) ? value.join(', ') : String(value);
+  // Headers that earlier middleware set with c.header() are kept, as c.text would keep
+  // them; reading c.res finds them (it makes the response they wait in, when none exists).
+  const headers = plainHeaders(page);
+  // Without a Content-Type, the Headers path below lets @hono/node-server add its default.
+  if ((body === null || headers['content-type'] !== undefined) && isEmpty(c.res.headers)) {
+    // A plain header object (not a Headers instance) keeps @hono/node-server on its fast
+    // path, which writes status, headers and body without building a Fetch Response or
+    // Headers (building Headers from a record cost a hit more than the rest of its work).
+    replaceResponse(c, new Response(body, { status: page.status, headers }));
+    return;
   }
-  replaceResponse(c, c.newResponse(body, { status: page.status as StatusCode, headers }));
+  replaceResponse(c, c.newResponse(body, { status: page.status as StatusCode, headers: { ...headers } }));
+}
+
+/** True when `headers` has no entry. */
+function isEmpty(headers: Headers): boolean {
+  for (const _ of headers) return false;
+  return true;
+}
+
+/** A page's headers as strings, made once per response (a hit's is shared for a second). */
+const plainRecords = new WeakMap<PageResponse, Readonly<Record<string, string>>>();
+function plainHeaders(page: PageResponse): Readonly<Record<string, string>> {
+  let record = plainRecords.get(page);
+  if (record === undefined) {
+    const made: Record<string, string> = {};
+    for (const name in page.headers) {
+      const value = page.headers[name];
+      if (value !== undefined) made[name] = Array.isArray(value) ? value.join(', ') : String(value);
+    }
+    record = Object.freeze(made);
+    plainRecords.set(page, record);
+  }
+  return record;
 }
 
 /** Runs the route uncached and labels its response. */
@@ -343,7 +427,7 @@ async function render(
     const out = finalize({ status: res.status, headers: { ...captured }, body: Buffer.alloc(0) }, true);
     if (out.status !== res.status)
       replaceResponse(c, new Response(res.body, { status: out.status, headers: res.headers }));
-    editHeaders(c, (headers) => applyRecord(headers, captured, out.headers));
+    editHeaders(c, (headers) => applyHeaderChanges(headers, FETCH_HEADERS, captured, out.headers));
     return;
   }
   const body = Buffer.from(await res.arrayBuffer());
@@ -458,13 +542,11 @@ function toHeaders(record: HeaderRecord): Headers {
   return headers;
 }
 
-/** Writes onto `headers` what changed from `before` to `after`. */
-function applyRecord(headers: Headers, before: HeaderRecord, after: HeaderRecord): void {
-  for (const name of Object.keys(before)) if (after[name] === undefined) headers.delete(name);
-  for (const [name, value] of Object.entries(after)) {
-    if (value !== undefined && flat(value) !== flat(before[name])) setHeader(headers, name, value);
-  }
-}
+/** How `applyHeaderChanges` writes onto Fetch headers. */
+const FETCH_HEADERS: HeaderWriter<Headers> = {
+  set: setHeader,
+  remove: (headers, name) => headers.delete(name),
+};
 
 function setHeader(headers: Headers, name: string, value: string | string[] | number): void {
   if (Array.isArray(value)) {
@@ -473,10 +555,6 @@ function setHeader(headers: Headers, name: string, value: string | string[] | nu
   } else {
     headers.set(name, String(value));
   }
-}
-
-function flat(value: HeaderRecord[string]): string | undefined {
-  return Array.isArray(value) ? value.join('\n') : value === undefined ? undefined : String(value);
 }
 
 /** Header patches registered by neverCache, cacheControl and varyOn… for one request. */
@@ -500,6 +578,6 @@ function flushHeaderPatches(c: Context): void {
     const before = headerRecord(headers);
     const after = { ...before };
     for (const patch of pending) patch(after);
-    applyRecord(headers, before, after);
+    applyHeaderChanges(headers, FETCH_HEADERS, before, after);
   });
 }

@@ -18,6 +18,41 @@ export function headerValue(headers: HeaderRecord, name: string): string | undef
   return Array.isArray(value) ? value.join(', ') : String(value);
 }
 
+/** How an adapter writes one header on its framework's response, and removes one. */
+export interface HeaderWriter<T> {
+  set(target: T, name: string, value: string | string[] | number): void;
+  remove(target: T, name: string): void;
+}
+
+/**
+ * Writes onto `target` what changed from `before` to `after` (records with lower-case
+ * names): removes the headers `after` dropped and sets the ones it added or changed. A value
+ * is unchanged when it is the same one or spells the same (`'11'` and `11`, equal lists).
+ *
+ * @example applyHeaderChanges(res, { set: (r, n, v) => r.setHeader(n, v), remove: (r, n) => r.removeHeader(n) }, before, after)
+ */
+export function applyHeaderChanges<T>(
+  target: T,
+  writer: HeaderWriter<T>,
+  before: HeaderRecord,
+  after: HeaderRecord,
+): void {
+  for (const name in before)
+    if (after[name] === undefined && before[name] !== undefined) writer.remove(target, name);
+  for (const name in after) {
+    const value = after[name];
+    const old = before[name];
+    if (value === undefined || value === old) continue;
+    if (old !== undefined && spelled(value) === spelled(old)) continue;
+    writer.set(target, name, value);
+  }
+}
+
+/** A header value as one string, to compare values of any shape. */
+function spelled(value: string | string[] | number): string {
+  return Array.isArray(value) ? value.join('\n') : String(value);
+}
+
 /** Parses `Cache-Control` into lower-case directive names → value (`true` if bare). */
 export function parseCacheControl(value: string | undefined): Map<string, string | true> {
   const out = new Map<string, string | true>();

@@ -8,7 +8,10 @@
  *   says `private`, `no-store`, `no-cache` or `max-age=0`, or varies on `*`.
  * - Keys cover method, scheme, host, path and query, and every request header the
  *   response named in `Vary` (Django's learned header list per URL). The header list is
- *   remembered in process, so a hit costs one cache round trip.
+ *   remembered in process, so a hit costs one cache round trip (none on a tiered cache).
+ * - A hit does no per-request work it can avoid: keys are remembered per URL, and the
+ *   response replayed from a stored page is built once per page and second of `Age` (the
+ *   stored page is decoded once and shared, so what is derived from it is kept beside it).
  * - Hits carry `Age`, `Expires`, `Cache-Control: max-age`, an `ETag`, and RFC 9211
  *   `Cache-Status`; `If-None-Match` gets a 304.
  * - Concurrent misses for one key render once: the others wait for that response.
@@ -53,7 +56,7 @@ export interface PageResponse {
   body: Buffer;
 }
 
-/** What the cache holds for one page. */
+/** What the cache holds for one page (decoded once and shared by every hit: read-only). */
 interface StoredPage {
   status: number;
   headers: Array<[string, string]>;
@@ -120,6 +123,7 @@ export interface PageExchange {
 }
 
 const CACHE_STATUS = 'larder';
+const METHOD_BYPASS: Lookup = Object.freeze({ kind: 'bypass', reason: 'method' });
 /** md5 of nothing: the header-values digest of a page that varies on no header. */
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 /** Header lists remembered per URL in this process (bounded; the store has them too). */
@@ -139,8 +143,11 @@ export class PageCache {
   readonly tags: string[] | undefined;
   readonly staleWhileRevalidate: number;
   readonly staleIfError: number;
-  readonly #headerLists = new Map<string, string[]>();
-  readonly #urlHashes = new Map<string, string>();
+  readonly #headerLists = new Map<string, readonly string[]>();
+  /** Per absolute URL: its md5 and the key of its page when it varies on no header. */
+  readonly #urls = new Map<string, UrlKeys>();
+  /** Reads a stored page: decoded once per stored version and shared. */
+  readonly #read: (key: string) => Promise<StoredPage | undefined>;
   /** Renders in progress by page key; each resolves the response if it was stored. */
   readonly #inflight = new Map<string, { request: PageRequest; result: Promise<PageResponse | undefined> }>();
 
@@ -151,6 +158,12 @@ export class PageCache {
     this.tags = options.tags;
     this.staleWhileRevalidate = options.staleWhileRevalidate ?? 0;
     this.staleIfError = options.staleIfError ?? 0;
+    // A tiered cache's `get` already shares one frozen value per entry, with no round trip;
+    // its `getShared` would make (validate) the key once more before the same lookup.
+    this.#read =
+      cache.config.backend === 'tiered'
+        ? (key) => cache.get<StoredPage>(key)
+        : (key) => cache.getShared<StoredPage>(key);
   }
 
   /**
@@ -158,10 +171,16 @@ export class PageCache {
    * hit → send; miss → render once for concurrent requests and store what the rules
    * allow; stale → serve it to others while one request refreshes, or instead of a 5xx.
    */
-  async handle(exchange: PageExchange): Promise<void> {
+  handle(exchange: PageExchange): Promise<void> {
+    // A hit is sent from the cache read's own continuation: no async frame, no extra hop.
+    return this.#lookup(exchange.request, (found) =>
+      found.kind === 'hit' ? exchange.send(found.response) : this.#handleOther(exchange, found),
+    );
+  }
+
+  /** `handle` for everything but a hit. */
+  async #handleOther(exchange: PageExchange, found: Exclude<Lookup, { kind: 'hit' }>): Promise<void> {
     const { request } = exchange;
-    const found = await this.lookup(request);
-    if (found.kind === 'hit') return exchange.send(found.response);
     if (found.kind === 'bypass') return exchange.pass(`${CACHE_STATUS}; fwd=${found.reason}`);
     if (request.method.toUpperCase() === 'HEAD') {
       // Only a GET's complete body is stored; a HEAD miss renders for itself.
@@ -222,24 +241,55 @@ export class PageCache {
   onStoreError: ((error: unknown) => void) | undefined;
 
   /** Looks `request` up; a GET entry also answers HEAD. */
-  async lookup(request: PageRequest): Promise<Lookup> {
-    const method = request.method.toUpperCase();
-    if (method !== 'GET' && method !== 'HEAD') return { kind: 'bypass', reason: 'method' };
-    const urlKey = this.#urlHash(request);
-    const headerList = await this.#headerList(urlKey);
-    const key = this.#pageKey(request, headerList, urlKey);
-    if (headerList === undefined) return { kind: 'miss', key, urlKey };
-    const stored = await this.cache.getShared<StoredPage>(key);
+  lookup(request: PageRequest): Promise<Lookup> {
+    return this.#lookup(request, (found) => found);
+  }
+
+  /** `lookup`, handing what it found to `then` (which `handle` uses to answer a hit). */
+  #lookup<T>(request: PageRequest, then: (found: Lookup) => T | PromiseLike<T>): Promise<T> {
+    try {
+      const { method } = request;
+      if (method !== 'GET' && method !== 'HEAD') {
+        const upper = method.toUpperCase();
+        if (upper !== 'GET' && upper !== 'HEAD') return Promise.resolve(METHOD_BYPASS).then(then);
+      }
+      const url = this.#urlKeys(request);
+      const headerList = this.#headerLists.get(url.hash);
+      if (headerList === undefined) return this.#lookupLearning(request, url).then(then);
+      const key = headerList.length === 0 ? url.plainKey : this.#pageKey(request, headerList, url.hash);
+      return this.#read(key).then((stored) => then(this.#found(request, stored, key, url.hash, headerList)));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** A lookup for a URL whose header list is not in this process yet: the store may have it. */
+  async #lookupLearning(request: PageRequest, url: UrlKeys): Promise<Lookup> {
+    const headerList = await this.#headerList(url.hash);
+    if (headerList === undefined) return { kind: 'miss', key: url.plainKey, urlKey: url.hash };
+    const key = headerList.length === 0 ? url.plainKey : this.#pageKey(request, headerList, url.hash);
+    return this.#found(request, await this.#read(key), key, url.hash, headerList);
+  }
+
+  /** What a read of `key` found, as a lookup. */
+  #found(
+    request: PageRequest,
+    stored: StoredPage | undefined,
+    key: string,
+    urlKey: string,
+    headerList: readonly string[],
+  ): Lookup {
     if (!stored || typeof stored !== 'object' || !Array.isArray(stored.headers))
       return { kind: 'miss', key, urlKey };
-    if (stored.vary.join('\n') !== headerList.join('\n')) this.#remember(urlKey, stored.vary);
-    const age = (Date.now() - stored.storedAt) / 1000;
-    if (age < stored.ttl) return { kind: 'hit', response: this.#replay(stored, request, 'hit') };
+    if (stored.vary !== headerList && !sameList(stored.vary, headerList)) this.#remember(urlKey, stored.vary);
+    const now = Date.now();
+    const age = (now - stored.storedAt) / 1000;
+    if (age < stored.ttl) return { kind: 'hit', response: replay(stored, request, 'hit', now) };
     return {
       kind: 'stale',
       key,
       urlKey,
-      response: this.#replay(stored, request, 'stale'),
+      response: replay(stored, request, 'stale', now),
       whileRevalidate: age < stored.ttl + stored.swr,
       ifError: age < stored.ttl + stored.sie,
     };
@@ -314,38 +364,13 @@ export class PageCache {
 
   /** Deletes the cached page for `url` (path and query) as the given headers would see it. */
   async invalidate(request: PageRequest): Promise<boolean> {
-    const urlKey = this.#urlHash(request);
+    const urlKey = this.#urlKeys(request).hash;
     const headerList = await this.#headerList(urlKey);
     if (headerList === undefined) return false;
     return this.cache.delete(this.#pageKey(request, headerList, urlKey));
   }
 
-  /** A stored page as a response to `request`: Age, Cache-Status, 304, HEAD. */
-  #replay(page: StoredPage, request: PageRequest, state: 'hit' | 'stale'): PageResponse {
-    const headers: HeaderRecord = {};
-    for (const [name, value] of page.headers) headers[name] = value;
-    const age = Math.max(0, Math.floor((Date.now() - page.storedAt) / 1000));
-    headers.age = String(age);
-    headers['cache-status'] =
-      state === 'hit'
-        ? `${CACHE_STATUS}; hit; ttl=${Math.max(0, page.ttl - age)}`
-        : `${CACHE_STATUS}; hit; fwd=stale; ttl=${page.ttl - age}`;
-    const body = bodyOf(page);
-    if (etagMatches(request.header('if-none-match'), page.etag)) {
-      // RFC 9110 §15.4.5: a 304 carries the caching headers, no body, no Content-Length.
-      delete headers['content-length'];
-      delete headers['content-type'];
-      return { status: 304, headers, body: Buffer.alloc(0) };
-    }
-    headers['content-length'] = String(body.length);
-    return {
-      status: page.status,
-      headers,
-      body: request.method.toUpperCase() === 'HEAD' ? Buffer.alloc(0) : body,
-    };
-  }
-
-  async #headerList(urlKey: string): Promise<string[] | undefined> {
+  async #headerList(urlKey: string): Promise<readonly string[] | undefined> {
     const remembered = this.#headerLists.get(urlKey);
     if (remembered) return remembered;
     const stored = await this.cache.get<string[]>(this.#headerKey(urlKey));
@@ -353,7 +378,7 @@ export class PageCache {
     return Array.isArray(stored) ? stored : undefined;
   }
 
-  #remember(urlKey: string, list: string[]): void {
+  #remember(urlKey: string, list: readonly string[]): void {
     if (this.#headerLists.size >= MAX_REMEMBERED_URLS) {
       const oldest = this.#headerLists.keys().next().value;
       if (oldest !== undefined) this.#headerLists.delete(oldest);
@@ -361,16 +386,20 @@ export class PageCache {
     this.#headerLists.set(urlKey, list);
   }
 
-  /** md5 of the absolute URL, as Django's `_generate_cache_header_key` (memoised: hot URLs repeat). */
-  #urlHash(request: PageRequest): string {
+  /**
+   * The md5 of the absolute URL, as Django's `_generate_cache_header_key`, and the page key
+   * when the URL varies on nothing (memoised: hot URLs repeat).
+   */
+  #urlKeys(request: PageRequest): UrlKeys {
     const url = `${request.scheme}://${request.host}${request.url}`;
-    let hash = this.#urlHashes.get(url);
-    if (hash === undefined) {
-      hash = md5(url);
-      if (this.#urlHashes.size >= MAX_REMEMBERED_URLS) this.#urlHashes.clear();
-      this.#urlHashes.set(url, hash);
+    let keys = this.#urls.get(url);
+    if (keys === undefined) {
+      const hash = md5(url);
+      keys = { hash, plainKey: this.#pageKey(request, undefined, hash) };
+      if (this.#urls.size >= MAX_REMEMBERED_URLS) this.#urls.clear();
+      this.#urls.set(url, keys);
     }
-    return hash;
+    return keys;
   }
 
   #headerKey(urlHash: string): string {
@@ -378,7 +407,7 @@ export class PageCache {
   }
 
   /** Django's `_generate_cache_key`: method, URL, and the values of the varied headers. */
-  #pageKey(request: PageRequest, headerList: string[] | undefined, urlHash: string): string {
+  #pageKey(request: PageRequest, headerList: readonly string[] | undefined, urlHash: string): string {
     // A cached GET answers HEAD, so both use the GET key.
     const head = `views.decorators.cache.cache_page.${this.keyPrefix}.GET.${urlHash}.`;
     if (!headerList?.length) return head + EMPTY_MD5;
@@ -394,15 +423,102 @@ export class PageCache {
   }
 }
 
-/** A stored page's body as bytes, made once per decoded page (pages are shared, read-only). */
-const bodies = new WeakMap<StoredPage, Buffer>();
-function bodyOf(page: StoredPage): Buffer {
-  let body = bodies.get(page);
-  if (!body) {
-    body = typeof page.body === 'string' ? Buffer.from(page.body, 'utf8') : Buffer.from(page.body);
-    bodies.set(page, body);
+/** Keys derived from one absolute URL. */
+interface UrlKeys {
+  /** md5 of the absolute URL. */
+  hash: string;
+  /** The page key when the URL's header list is empty. */
+  plainKey: string;
+}
+
+/**
+ * A stored page as responses: made once per decoded page (pages are shared and read-only,
+ * so this is kept beside the page, not in it), and once per second of `Age` for the
+ * headers that change with it.
+ */
+interface Replays {
+  /** The stored headers with Content-Length, before Age and Cache-Status. */
+  base: Readonly<Record<string, string>>;
+  body: Buffer;
+  /** The whole seconds of Age and the state the responses below were made for. */
+  age: number;
+  state: 'hit' | 'stale';
+  /** Made on first use for that age and state: to GET, to HEAD, and the 304. */
+  get?: PageResponse;
+  head?: PageResponse;
+  notModified?: PageResponse;
+}
+
+const replays = new WeakMap<StoredPage, Replays>();
+const NO_BODY = Buffer.alloc(0);
+
+/**
+ * A stored page as a response to `request`: Age, Cache-Status, 304, HEAD. The response is
+ * shared by every request answered in the same second: frozen, and not to be changed.
+ */
+function replay(page: StoredPage, request: PageRequest, state: 'hit' | 'stale', now: number): PageResponse {
+  const age = Math.max(0, Math.floor((now - page.storedAt) / 1000));
+  let made = replays.get(page);
+  if (made === undefined) {
+    const body = typeof page.body === 'string' ? Buffer.from(page.body, 'utf8') : Buffer.from(page.body);
+    const base: Record<string, string> = {};
+    for (const [name, value] of page.headers) base[name] = value;
+    base['content-length'] = String(body.length);
+    made = { base: Object.freeze(base), body, age, state };
+    replays.set(page, made);
+  } else if (made.age !== age || made.state !== state) {
+    made.age = age;
+    made.state = state;
+    made.get = made.head = made.notModified = undefined;
   }
-  return body;
+  if (etagMatches(request.header('if-none-match'), page.etag)) {
+    if (made.notModified === undefined) {
+      // RFC 9110 §15.4.5: a 304 carries the caching headers, no body, no Content-Length.
+      const headers = replayHeaders(made.base, page, age, state);
+      delete headers['content-length'];
+      delete headers['content-type'];
+      made.notModified = Object.freeze({ status: 304, headers: Object.freeze(headers), body: NO_BODY });
+    }
+    return made.notModified;
+  }
+  const method = request.method;
+  if (method === 'GET' || (method !== 'HEAD' && method.toUpperCase() !== 'HEAD')) {
+    made.get ??= Object.freeze({
+      status: page.status,
+      headers: Object.freeze(replayHeaders(made.base, page, age, state)),
+      body: made.body,
+    });
+    return made.get;
+  }
+  made.head ??= Object.freeze({
+    status: page.status,
+    headers: made.get?.headers ?? Object.freeze(replayHeaders(made.base, page, age, state)),
+    body: NO_BODY,
+  });
+  return made.head;
+}
+
+/** The headers of a replayed page: the stored ones, Age and Cache-Status. */
+function replayHeaders(
+  base: Readonly<Record<string, string>>,
+  page: StoredPage,
+  age: number,
+  state: 'hit' | 'stale',
+) {
+  const headers: Record<string, string> = { ...base };
+  headers.age = String(age);
+  headers['cache-status'] =
+    state === 'hit'
+      ? `${CACHE_STATUS}; hit; ttl=${Math.max(0, page.ttl - age)}`
+      : `${CACHE_STATUS}; hit; fwd=stale; ttl=${page.ttl - age}`;
+  return headers;
+}
+
+/** True when two header lists name the same headers in the same order. */
+function sameList(a: readonly string[], b: readonly string[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /** True when `b` sends the same values as `a` for every header `response` varies on. */

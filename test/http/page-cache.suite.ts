@@ -1,5 +1,5 @@
 /**
- * The page cache's conformance suite over real HTTP, on the memory and Redis caches: Django's
+ * The page cache's conformance suite over real HTTP, on the memory, Redis and tiered caches: Django's
  * CacheMiddlewareTest / CacheHEADTest / CacheUtils cases adapted, plus larder's stricter rules
  * (a personalised response is never served to another user). Each adapter's test file calls
  * `pageCacheSuite` with a `start` that serves the routes below on its framework, then adds the
@@ -82,7 +82,8 @@ export interface PageCacheSuiteOptions {
 }
 
 /**
- * Runs the shared page-cache cases against `framework` on memory and Redis standalone, then
+ * Runs the shared page-cache cases against `framework` on memory, Redis standalone and the
+ * tiered cache (Redis behind an in-process tier, whose hits share one frozen page), then
  * `options.extra` (the framework's own cases) on the same server and larder.
  */
 export function pageCacheSuite(
@@ -90,7 +91,7 @@ export function pageCacheSuite(
   start: (larder: Larder, calls: Map<string, number>) => Promise<Served>,
   options: PageCacheSuiteOptions = {},
 ) {
-  for (const target of ['memory', 'standalone'] as const) {
+  for (const target of ['memory', 'standalone', 'tiered'] as const) {
     describe(`${framework} page cache (${target})`, () => {
       let larder: Larder;
       let served: Served;
@@ -112,7 +113,7 @@ export function pageCacheSuite(
             redis: target === 'memory' ? false : redisUrlFor('standalone')!,
             caches: {
               default: {
-                backend: target === 'memory' ? 'memory' : 'redis',
+                backend: target === 'memory' ? 'memory' : target === 'tiered' ? 'tiered' : 'redis',
                 keyPrefix: uniquePrefix('pages'),
               },
             },
@@ -178,6 +179,37 @@ export function pageCacheSuite(
             .on('error', reject);
         });
         assert.equal(other, 'page  #4');
+      });
+
+      test('hits in one second get their own GET, HEAD and 304 answers; Age counts on', async () => {
+        // A hit's response is built once per stored page and second of Age, and shared.
+        const url = `${ctx.base}/page?q=replay`;
+        const first = await fetch(url);
+        const text = await first.text();
+        const etag = first.headers.get('etag')!;
+        const length = String(Buffer.byteLength(text));
+        const get = await fetch(url);
+        assert.equal(await get.text(), text);
+        assert.equal(get.headers.get('content-length'), length);
+        const head = await fetch(url, { method: 'HEAD' });
+        assert.equal(head.status, 200);
+        assert.equal(await head.text(), '');
+        assert.equal(head.headers.get('content-length'), length);
+        const notModified = await fetch(url, { headers: { 'if-none-match': etag } });
+        assert.equal(notModified.status, 304);
+        assert.equal(await notModified.text(), '');
+        assert.equal(notModified.headers.get('content-length'), null);
+        assert.equal(notModified.headers.get('etag'), etag);
+        const again = await fetch(url);
+        assert.equal(again.status, 200);
+        assert.equal(await again.text(), text);
+        assert.equal(again.headers.get('content-length'), length);
+        await sleep(1100);
+        const later = await fetch(url);
+        assert.equal(await later.text(), text);
+        assert.ok(Number(later.headers.get('age')) >= 1, `Age ${later.headers.get('age')}`);
+        const ttl = Number(/ttl=(\d+)/.exec(later.headers.get('cache-status') ?? '')?.[1]);
+        assert.ok(ttl <= 59, `Cache-Status ${later.headers.get('cache-status')}`);
       });
 
       test('Vary: each Accept-Language value has its own entry', async () => {
@@ -280,7 +312,11 @@ export function pageCacheSuite(
         assert.equal(await purged.text(), 'tagged #3');
         assert.match(purged.headers.get('cache-status') ?? '', /miss/);
         assert.equal(await (await fetch(`${base}/tagged?q=2`)).text(), 'tagged #4');
-        assert.equal(await (await fetch(`${base}/page?q=tagless`)).text(), untaggedBefore, 'untagged pages stay');
+        assert.equal(
+          await (await fetch(`${base}/page?q=tagless`)).text(),
+          untaggedBefore,
+          'untagged pages stay',
+        );
       });
 
       test('neverCache and cacheControl patch the headers with Django’s rules', async () => {
