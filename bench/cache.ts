@@ -31,6 +31,7 @@ import {
   type BenchOptions,
   type BenchRedis,
   type BenchResult,
+  CATALOG_ROW,
   formatOps,
   formatRatio,
   formatTable,
@@ -49,14 +50,7 @@ import {
 const DEFAULTS = { runs: 7, durationMs: 700, warmupMs: 500 };
 
 /** The value every contender stores: a small catalog row, 102 bytes as JSON. */
-const VALUE = {
-  id: 1042,
-  sku: 'SKU-1042',
-  name: 'Stainless kettle',
-  price: 24.99,
-  inStock: true,
-  tags: ['kitchen'],
-};
+const VALUE = CATALOG_ROW;
 const TIMEOUT_SECONDS = 300;
 const KEY_COUNT = 1_000;
 const BATCH = 100;

@@ -314,3 +314,13 @@ export function formatTable(rows: readonly TableRow[], layout: TableLayout): str
   const rule = `|${widths.map((w, i) => (i === 0 ? `${'-'.repeat(w + 1)}-` : `${'-'.repeat(w + 1)}:`)).join('|')}|`;
   return [line(header), rule, ...body.map(line), ...notes.map((note, i) => `[${i + 1}] ${note}`)].join('\n');
 }
+
+/** The value the cache benchmarks store: a small catalog row, 102 bytes as JSON. */
+export const CATALOG_ROW = {
+  id: 1042,
+  sku: 'SKU-1042',
+  name: 'Stainless kettle',
+  price: 24.99,
+  inStock: true,
+  tags: ['kitchen'],
+};

@@ -27,6 +27,7 @@ import { createLarder } from '../src/index.js';
 import {
   type BenchOptions,
   type BenchResult,
+  CATALOG_ROW,
   formatTable,
   invocation,
   machineInfo,
@@ -40,15 +41,8 @@ import {
 /** Defaults of `run`: 2 scenarios × 3 contenders × 7 runs of 0.7 s ≈ 40 s with warm-ups. */
 const DEFAULTS = { runs: 7, durationMs: 700, warmupMs: 500 };
 
-/** The value every contender stores (the same row as bench/cache.ts). */
-const VALUE = {
-  id: 1042,
-  sku: 'SKU-1042',
-  name: 'Stainless kettle',
-  price: 24.99,
-  inStock: true,
-  tags: ['kitchen'],
-};
+/** The value every contender stores: a small catalog row, 102 bytes as JSON. */
+const VALUE = CATALOG_ROW;
 const TIMEOUT_SECONDS = 300;
 const KEY_COUNT = 1_000;
 const IN_FLIGHT = [100, 1] as const;

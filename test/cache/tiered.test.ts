@@ -147,6 +147,20 @@ for (const topology of topologies) {
       }
     });
 
+    it('a redis-cli SET evicts the local copy', async (t) => {
+      const { tier, fill } = await open(uniquePrefix('cli'));
+      const made = await fill('k', { v: 1 });
+      // redis-cli -e SET on the server that owns the key (with -c on Cluster, it follows MOVED).
+      const server = topology.primaries()[0]!;
+      const sent = performance.now();
+      assert.match(
+        await server.cli(...(topology.name === 'cluster' ? ['-c'] : []), 'SET', made, '"cli"'),
+        /OK/,
+      );
+      await within('eviction after redis-cli SET', () => tier.get(made) === undefined);
+      t.diagnostic(`redis-cli SET → eviction: ${(performance.now() - sent).toFixed(2)} ms`);
+    });
+
     it('a write by a second Larder evicts the first one copy', async (t) => {
       const prefix = uniquePrefix('two');
       const first = await open(prefix);

@@ -12,8 +12,7 @@ import { createApp, RATE_LIMITS, type StorefrontOptions } from '../../examples/s
 import { makeFragmentKey } from '../../src/cache/fragment.js';
 import { createLarder } from '../../src/larder.js';
 import { redisUrlFor } from '../support/conformance.js';
-
-const CHROMIUM = '/usr/bin/chromium';
+import { CHROMIUM, client } from './support.js';
 
 /**
  * Serves the demo on a free port. The login guard's keys get a prefix of their own: every
@@ -34,28 +33,6 @@ function larderFor(mode: 'memory' | 'redis', rateLimits: typeof RATE_LIMITS = RA
     { logger: false, sessions: { prefix: `storefront-test:${randomUUID()}` }, rateLimits },
     env,
   );
-}
-
-/** A fetch client with a cookie jar, for the HTTP-level tests. */
-function client(base: string, userAgent = 'storefront-test') {
-  const jar = new Map<string, string>();
-  const request = async (path: string, init: RequestInit = {}) => {
-    const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
-    const res = await fetch(`${base}${path}`, {
-      redirect: 'manual',
-      ...init,
-      headers: { 'user-agent': userAgent, ...(cookie ? { cookie } : {}), ...init.headers },
-    });
-    for (const line of res.headers.getSetCookie()) {
-      const [name, value] = line.split(';')[0].split('=');
-      if (/;\s*max-age=0/i.test(line)) jar.delete(name);
-      else jar.set(name, value);
-    }
-    return res;
-  };
-  const post = (path: string, form: Record<string, string> = {}) =>
-    request(path, { method: 'POST', body: new URLSearchParams(form) });
-  return { jar, request, post };
 }
 
 /** The login form for `username` with the demo's password: the user id backwards. */

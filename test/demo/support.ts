@@ -42,23 +42,24 @@ export async function serve(mode: 'memory' | 'redis') {
   };
 }
 
-/** A fetch client with a cookie jar. */
-export function client(base: string) {
+/** A fetch client with a cookie jar (a `Max-Age=0` cookie is dropped from it, as a browser would). */
+export function client(base: string, userAgent = 'storefront-test') {
   const jar = new Map<string, string>();
   const request = async (path: string, init: RequestInit = {}) => {
     const cookie = [...jar].map(([name, value]) => `${name}=${value}`).join('; ');
     const res = await fetch(`${base}${path}`, {
       redirect: 'manual',
       ...init,
-      headers: { ...(cookie ? { cookie } : {}), ...init.headers },
+      headers: { 'user-agent': userAgent, ...(cookie ? { cookie } : {}), ...init.headers },
     });
     for (const line of res.headers.getSetCookie()) {
       const [name, value] = line.split(';')[0].split('=');
-      jar.set(name, value);
+      if (/;\s*max-age=0/i.test(line)) jar.delete(name);
+      else jar.set(name, value);
     }
     return res;
   };
   const post = (path: string, form: Record<string, string> = {}) =>
     request(path, { method: 'POST', body: new URLSearchParams(form) });
-  return { request, post };
+  return { jar, request, post };
 }
