@@ -23,6 +23,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { createClient } from 'redis';
 import { createLarder } from '../src/index.js';
+import { DISTINCT_SCORES, loadBoard, MILLION } from '../test/support/leaderboard-load.js';
 import {
   type BenchOptions,
   type BenchResult,
@@ -38,23 +39,12 @@ import {
 
 /** 12 scenarios × 2 contenders × (0.3 s + 5 × 0.7 s) ≈ 1.5 minutes, plus ~7 s to load. */
 const DEFAULTS = { runs: 5, durationMs: 700, warmupMs: 300 };
-const N = 1_000_000;
-const DISTINCT = 100_000;
+const N = MILLION;
+const DISTINCT = DISTINCT_SCORES;
 /** 100 in flight: a busy process (Redis' CPU decides); 1: latency (round trips decide). */
 const IN_FLIGHT = [100, 1];
 const NAME = 'bench';
 const KEY = `lb:{${NAME}}:all`;
-
-const LOAD = `local from, to, distinct = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = from, to, 1000 do
-  local batch = {}
-  for j = i, math.min(i + 999, to) do
-    batch[#batch + 1] = j % distinct
-    batch[#batch + 1] = 'm' .. j
-  end
-  redis.call('ZADD', KEYS[1], unpack(batch))
-end
-return redis.call('ZCARD', KEYS[1])`;
 
 type Op = (i: number) => Promise<unknown>;
 
@@ -73,14 +63,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   try {
     await raw.connect();
     const started = performance.now();
-    for (let from = 0; from < N; from += 250_000)
-      await raw.eval(LOAD, {
-        keys: [KEY],
-        arguments: [String(from), String(from + 249_999), String(DISTINCT)],
-      });
-    log(
-      `leaderboard: loaded ${await raw.zCard(KEY)} members in ${Math.round(performance.now() - started)} ms`,
-    );
+    const loaded = await loadBoard((args) => raw.sendCommand(args), KEY);
+    log(`leaderboard: loaded ${loaded} members in ${Math.round(performance.now() - started)} ms`);
     const machine = machineInfo(redis.version);
     log(`command: ${command}`);
     log(

@@ -10,34 +10,13 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { createLarder, type Larder } from '../../src/larder.js';
 import type { Leaderboard } from '../../src/leaderboard/index.js';
+import { DISTINCT_SCORES, loadBoard, MILLION } from '../support/leaderboard-load.js';
 import { type RedisServerHandle, startStandalone } from '../support/redis-server.js';
 
-const N = 1_000_000;
-const DISTINCT = 100_000; // member i has score i % DISTINCT: ten members per score
+const N = MILLION;
+const DISTINCT = DISTINCT_SCORES; // member i has score i % DISTINCT: ten members per score
 const NAME = 'million';
 const KEY = `lb:{${NAME}}:all`;
-
-// Loads members [from, to] in ZADDs of 1,000 pairs; the distinct scores too (dense ranks).
-const LOAD = `local from, to, distinct = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])
-for i = from, to, 1000 do
-  local batch = {}
-  for j = i, math.min(i + 999, to) do
-    batch[#batch + 1] = j % distinct
-    batch[#batch + 1] = 'm' .. j
-  end
-  redis.call('ZADD', KEYS[1], unpack(batch))
-end
-if from == 0 then
-  for i = 0, distinct - 1, 1000 do
-    local batch = {}
-    for j = i, math.min(i + 999, distinct - 1) do
-      batch[#batch + 1] = j
-      batch[#batch + 1] = tostring(j)
-    end
-    redis.call('ZADD', KEYS[2], unpack(batch))
-  end
-end
-return redis.call('ZCARD', KEYS[1])`;
 
 function parseStats(info: string): Map<string, number> {
   const out = new Map<string, number>();
@@ -54,14 +33,7 @@ describe('a 1M-member board in Redis', () => {
     server = await startStandalone();
     larder = createLarder({ redis: server.url, logger: false }, {});
     const conn = larder.connection();
-    for (let from = 0; from < N; from += 250_000) {
-      await conn.send(
-        ['EVAL', LOAD, '2', KEY, `${KEY}:scores`, String(from), String(from + 249_999), String(DISTINCT)],
-        {
-          timeout: 30_000,
-        },
-      );
-    }
+    await loadBoard((args) => conn.send(args, { timeout: 30_000 }), KEY);
     assert.equal(await conn.send(['ZCARD', KEY]), N);
     const send = conn.send.bind(conn);
     conn.send = ((args: Array<string | Buffer>, options?: object) => {
