@@ -36,6 +36,7 @@ import {
   formatRatio,
   formatTable,
   invocation,
+  logRunHeader,
   machineInfo,
   measure,
   median,
@@ -216,17 +217,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   const machine = machineInfo(redis.version);
   const contenders: Contender[] = [];
   try {
-    log(`cache benchmark — command: ${command}`);
-    log(
-      `redis-server ${redis.version} on 127.0.0.1:${redis.port}; node ${process.version}; ` +
-        `${machine.cpus} × ${machine.cpuModel}; load average ${machine.loadAverage}; ` +
-        `larder ${machine.revision ?? '(no git)'}; ` +
-        `${runs} runs × ${durationMs} ms per figure (median), ${warmupMs} ms warm-up`,
-    );
-    if (machine.loadAverage > 0.5)
-      log(
-        '  note: the machine is busy (load average > 0.5); figures will be lower and noisier than on an idle one',
-      );
+    logRunHeader(log, 'cache', command, redis, machine, { runs, durationMs, warmupMs });
     const physical = await physicalLimit(redis, Math.max(2, Math.min(runs, 3)), log);
 
     const raw = rawNodeRedis(redis.url, 'raw', { timeout: 0 });

@@ -324,3 +324,31 @@ export const CATALOG_ROW = {
   inStock: true,
   tags: ['kitchen'],
 };
+
+/**
+ * The two lines every Redis benchmark starts with: the command, then the server, the machine
+ * (load average included), the revision and the timing settings — plus a note when the machine
+ * is busy, since figures taken under load are not comparable.
+ *
+ * @example logRunHeader(log, 'cache', command, redis, machine, { runs, durationMs, warmupMs });
+ */
+export function logRunHeader(
+  log: (line: string) => void,
+  name: string,
+  command: string,
+  redis: { version: string; port: number },
+  machine: MachineInfo,
+  timing: { runs: number; durationMs: number; warmupMs: number },
+): void {
+  log(`${name} benchmark — command: ${command}`);
+  log(
+    `redis-server ${redis.version} on 127.0.0.1:${redis.port}; node ${process.version}; ` +
+      `${machine.cpus} × ${machine.cpuModel}; load average ${machine.loadAverage}; ` +
+      `larder ${machine.revision ?? '(no git)'}; ` +
+      `${timing.runs} runs × ${timing.durationMs} ms per figure (median), ${timing.warmupMs} ms warm-up`,
+  );
+  if (machine.loadAverage > 0.5)
+    log(
+      '  note: the machine is busy (load average > 0.5); figures will be lower and noisier than on an idle one',
+    );
+}

@@ -30,6 +30,7 @@ import {
   CATALOG_ROW,
   formatTable,
   invocation,
+  logRunHeader,
   machineInfo,
   measure,
   median,
@@ -142,13 +143,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   const machine = machineInfo(redis.version);
   const contenders: Contender[] = [];
   try {
-    log(`tiered benchmark — command: ${command}`);
-    log(
-      `redis-server ${redis.version} on 127.0.0.1:${redis.port}; node ${process.version}; ` +
-        `${machine.cpus} × ${machine.cpuModel}; load average ${machine.loadAverage}; ` +
-        `larder ${machine.revision ?? '(no git)'}; ${runs} runs × ${durationMs} ms per figure (median), ` +
-        `${warmupMs} ms warm-up`,
-    );
+    logRunHeader(log, 'tiered', command, redis, machine, { runs, durationMs, warmupMs });
     contenders.push(larderOn(redis.url, 'tiered'), larderOn(redis.url, 'redis'), bentocache(redis.port));
     for (const contender of contenders) await prepare(contender);
 
