@@ -210,7 +210,8 @@ export class Cache {
         this.stats.localHits++;
         return Promise.resolve(hit.value as T);
       }
-      return this.#getFound(made, defaultValue, false);
+      // Not held (or stale): #find need not ask the tier again when it holds nothing.
+      return this.#getFound(made, defaultValue, false, hit === undefined);
     }
     try {
       made = this.keyMaker.make(key, options?.version);
@@ -235,8 +236,13 @@ export class Cache {
   }
 
   /** `get` through `#find` (in-process tier, envelopes, tags). */
-  #getFound<T>(made: string, defaultValue: T | undefined, shared: boolean): Promise<T | undefined> {
-    return this.#find(made, false, shared).then(
+  #getFound<T>(
+    made: string,
+    defaultValue: T | undefined,
+    shared: boolean,
+    notLocal = false,
+  ): Promise<T | undefined> {
+    return this.#find(made, false, shared, notLocal).then(
       (found) => {
         if (found === undefined) {
           this.stats.misses++;
@@ -325,11 +331,17 @@ export class Cache {
    * trip; a second only on Cluster for a tagged value's tokens). `undefined` on a miss — a
    * value whose tag was invalidated, or that cannot be decoded, is a miss. A value past its
    * timeout but within its grace period is returned only with `allowStale` (status 'stale').
-   * With a tier, what the store returned is frozen and offered to the tier.
+   * With a tier, what the store returned is frozen and offered to the tier. `notLocal`: the
+   * caller has just found the tier empty for `made`.
    */
-  async #find(made: string, allowStale: boolean, shared = false): Promise<Found | undefined> {
+  async #find(
+    made: string,
+    allowStale: boolean,
+    shared = false,
+    notLocal = false,
+  ): Promise<Found | undefined> {
     const local = this.#local;
-    if (local !== undefined) {
+    if (local !== undefined && !notLocal) {
       const hit = local.get(made);
       if (hit !== undefined) {
         const now = Date.now();
