@@ -107,6 +107,12 @@ export interface CacheBackend {
   /** Stores only if `key` is absent. Returns true if it stored. */
   add(key: string, payload: Payload, ttl: TtlMs): Promise<boolean>;
 
+  /**
+   * Stores only if `key` is absent, and returns what was there: `undefined` when it stored
+   * (Redis 7 `SET NX GET`: one command). Tag tokens are made this way.
+   */
+  addOrGet(key: string, payload: Payload, ttl: TtlMs): Promise<Payload | undefined>;
+
   /** Returns true if the key was deleted, false if it was not there. */
   delete(key: string): Promise<boolean>;
 

@@ -517,17 +517,14 @@ export class Cache {
    * the value is computed, so an invalidation that lands in between wins.
    */
   async #stamp(tagKeys: readonly string[]): Promise<Array<[string, string]>> {
-    const fresh = tagKeys.map(() => randomBytes(9).toString('base64url'));
-    const created = await Promise.all(tagKeys.map((tagKey, i) => this.backend.add(tagKey, fresh[i]!, null)));
-    const existing = tagKeys.filter((_, i) => !created[i]);
-    const tokens = existing.length ? await this.backend.getMany(existing) : [];
-    let j = 0;
-    return tagKeys.map((tagKey, i) => {
-      if (created[i]) return [tagKey, fresh[i]!];
-      // Deleted between the two calls (invalidated): a token that matches nothing.
-      const token = tokens[j++];
-      return [tagKey, token === undefined || token === null ? '' : token.toString()];
-    });
+    // One SET NX GET per tag, sent together: one round trip (per node on Cluster).
+    return Promise.all(
+      tagKeys.map(async (tagKey): Promise<[string, string]> => {
+        const fresh = randomBytes(9).toString('base64url');
+        const existing = await this.backend.addOrGet(tagKey, fresh, null);
+        return [tagKey, existing === undefined || existing === null ? fresh : existing.toString()];
+      }),
+    );
   }
 
   /** Current tokens of `tagKeys` (`null` when absent). */

@@ -142,6 +142,13 @@ class MemoryBackend implements CacheBackend {
     return this.#put(key, payload, this.#expiresAt(ttl));
   }
 
+  async addOrGet(key: string, payload: Payload, ttl: TtlMs): Promise<Payload | undefined> {
+    const live = this.#live(key);
+    if (live !== undefined) return live.payload;
+    this.#put(key, payload, this.#expiresAt(ttl));
+    return undefined;
+  }
+
   async delete(key: string): Promise<boolean> {
     return this.#drop(key);
   }

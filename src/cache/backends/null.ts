@@ -24,6 +24,10 @@ class NullBackend implements CacheBackend {
   async add(): Promise<boolean> {
     return true;
   }
+  // Nothing is ever there: as add, "stored", then forgotten.
+  async addOrGet(): Promise<Payload | undefined> {
+    return undefined;
+  }
   delete(): Promise<boolean> {
     return no;
   }

@@ -135,6 +135,11 @@ class RedisBackend implements CacheBackend {
     return this.#write((c) => c.set(key, payload, options)).then((reply) => reply !== null);
   }
 
+  addOrGet(key: string, payload: Payload, ttl: TtlMs): Promise<Payload | undefined> {
+    const options = ttl === null ? { condition: 'NX', GET: true } : { condition: 'NX', GET: true, PX: ttl };
+    return this.#write<Payload | null>((c) => c.set(key, payload, options)).then((old) => old ?? undefined);
+  }
+
   delete(key: string): Promise<boolean> {
     return this.#write((c) => c.del(key)).then((n) => n === 1);
   }

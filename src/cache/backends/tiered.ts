@@ -97,6 +97,10 @@ class TieredBackend implements CacheBackend {
     return this.#write(key, () => this.#inner.persist(key));
   }
 
+  addOrGet(key: string, payload: Payload, ttl: TtlMs): Promise<Payload | undefined> {
+    return this.#write(key, () => this.#inner.addOrGet(key, payload, ttl));
+  }
+
   deleteIfEquals(key: string, payload: Payload): Promise<boolean> {
     return this.#write(key, () => this.#inner.deleteIfEquals(key, payload));
   }
