@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyFunction } from '../config/schema.js';
-import { CacheKeyError } from '../errors.js';
+import { CacheKeyError, ConfigError } from '../errors.js';
 import { escapeGlob } from './glob.js';
 
 /** Memcached's limit, which Django applies to every backend so keys stay portable. */
@@ -86,14 +86,21 @@ export class KeyMaker {
 
   /** The user key inside a made key (default format only); `undefined` if it isn't ours. */
   strip(made: string, version?: number): string | undefined {
-    const head = version === undefined ? this.#head : `${this.keyPrefix}:${version}:`;
+    const head = version === undefined || version === null ? this.#head : `${this.keyPrefix}:${version}:`;
     return made.startsWith(head) ? made.slice(head.length) : undefined;
   }
 
   #raw(key: string, version: number | undefined): string {
-    if (this.#keyFunction) return this.#keyFunction(key, this.keyPrefix, version ?? this.version);
-    return version === undefined || version === this.version
-      ? this.#head + key
-      : `${this.keyPrefix}:${version}:${key}`;
+    // `null` is the default version, as Django's version=None (and as `pattern` reads it).
+    if (version === undefined || version === null || version === this.version) {
+      return this.#keyFunction ? this.#keyFunction(key, this.keyPrefix, this.version) : this.#head + key;
+    }
+    // A version that is not a whole number (1.5, NaN, '2') would make a key `clear()` cannot
+    // match (it deletes `prefix:<integer>:*` only), so the value would outlive every clear.
+    if (!Number.isSafeInteger(version)) {
+      throw new ConfigError('version', version, 'a whole number (the key version), or undefined');
+    }
+    if (this.#keyFunction) return this.#keyFunction(key, this.keyPrefix, version);
+    return `${this.keyPrefix}:${version}:${key}`;
   }
 }
