@@ -7,7 +7,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { KeyFunction } from '../config/schema.js';
-import { CacheKeyError, ConfigError } from '../errors.js';
+import { CacheKeyError, ConfigError, describeValue } from '../errors.js';
 import { escapeGlob } from './glob.js';
 
 /** Memcached's limit, which Django applies to every backend so keys stay portable. */
@@ -93,14 +93,26 @@ export class KeyMaker {
   #raw(key: string, version: number | undefined): string {
     // `null` is the default version, as Django's version=None (and as `pattern` reads it).
     if (version === undefined || version === null || version === this.version) {
-      return this.#keyFunction ? this.#keyFunction(key, this.keyPrefix, this.version) : this.#head + key;
+      return this.#keyFunction ? this.#custom(key, this.version) : this.#head + key;
     }
     // A version that is not a whole number (1.5, NaN, '2') would make a key `clear()` cannot
     // match (it deletes `prefix:<integer>:*` only), so the value would outlive every clear.
     if (!Number.isSafeInteger(version)) {
       throw new ConfigError('version', version, 'a whole number (the key version), or undefined');
     }
-    if (this.#keyFunction) return this.#keyFunction(key, this.keyPrefix, version);
+    if (this.#keyFunction) return this.#custom(key, version);
     return `${this.keyPrefix}:${version}:${key}`;
+  }
+
+  /** The user's keyFunction, whose answer must be a string (a number would reach the store as another key). */
+  #custom(key: string, version: number): string {
+    const made: unknown = this.#keyFunction!(key, this.keyPrefix, version);
+    if (typeof made !== 'string') {
+      throw new CacheKeyError(
+        key,
+        `was made into ${describeValue(made)} by keyFunction, which must return a string`,
+      );
+    }
+    return made;
   }
 }
