@@ -4,8 +4,10 @@
  * - `/` shows which backends are active and the health report.
  * - `/products` is the catalog of the visitor's region (a `region` cookie), cached whole
  *   with `cachePage` and varying on the cookie; `/products/:region` is the same per URL.
- *   The slow catalog query goes through `cache.getOrSet`; `Server-Timing` and
- *   `Cache-Status` make both layers visible.
+ *   The catalog lives in SQLite (catalog.ts, database.ts); its deliberately slow query goes
+ *   through `cache.getOrSet`. Every response carries `Server-Timing` and `Cache-Status`
+ *   (timing.ts), so both layers are visible. The staff user changes prices (admin.ts),
+ *   which drops the cached query and pages together by their `catalog` tag.
  * - Sessions (`web.session()`): sign-in with `session.login`, a cart, and "your devices"
  *   from the per-user index (see account.ts and cart.ts).
  * - The sidebar is a `{% cache %}` fragment per signed-in user.
@@ -23,9 +25,11 @@ import { installCacheTag } from 'larder/nunjucks';
 import { createLoginGuard, type LoginGuardOptions } from 'larder/ratelimit';
 import nunjucks from 'nunjucks';
 import { accountRoutes } from './account.js';
+import { ADMIN_USER, adminRoutes } from './admin.js';
 import { cartRoutes } from './cart.js';
-import { type Product, queryCatalog, REGIONS, type Region } from './catalog.js';
+import { Catalog, isRegion, type Product, REGIONS, type Region } from './catalog.js';
 import { boards, ORDERS_CHANNEL, orderRoutes } from './orders.js';
+import { timing } from './timing.js';
 import { visitorOf } from './visitor.js';
 
 const views = fileURLToPath(new URL('./views', import.meta.url));
@@ -42,7 +46,7 @@ export type Render = (
 function regionOf(req: Request): Region {
   for (const part of (req.get('cookie') ?? '').split(';')) {
     const [key, value] = part.trim().split('=');
-    if (key === 'region' && (REGIONS as readonly string[]).includes(value)) return value as Region;
+    if (key === 'region' && isRegion(value)) return value;
   }
   return 'us';
 }
@@ -73,6 +77,8 @@ function sameOrigin(req: Request, res: Response, next: NextFunction) {
 export interface StorefrontOptions {
   /** The sign-in guard's limits. @default 5 wrong passwords per user name + address per 15 minutes, 100 per address per day */
   loginGuard?: LoginGuardOptions;
+  /** The catalog database (the caller closes it). @default a fresh seeded in-memory database */
+  catalog?: Catalog;
 }
 
 /**
@@ -86,12 +92,14 @@ export const RATE_LIMITS = { api: { limit: 30, window: 60 } };
  * `rateLimits.api` limit, as {@link RATE_LIMITS}.
  */
 export function createApp(larder: Larder, options: StorefrontOptions = {}) {
+  const catalogDb = options.catalog ?? Catalog.open(':memory:');
   const web = adapt(larder);
   const guard = createLoginGuard(larder, options.loginGuard);
   const env = new nunjucks.Environment(new nunjucks.FileSystemLoader(views), { autoescape: true });
   installCacheTag(env, larder);
   const app = express();
   app.disable('x-powered-by');
+  app.use(timing());
   app.use(express.urlencoded({ extended: false }));
   app.use(sameOrigin);
   // req.session on every route; a route that never reads it costs no store round trip.
@@ -106,6 +114,7 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
       regions: REGIONS,
       region: regionOf(req),
       ...visitor,
+      admin: visitor.user === ADMIN_USER,
       renderedAt: new Date().toISOString(),
       ...context,
     };
@@ -128,11 +137,11 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
       `catalog:${region}`,
       () => {
         loaded = true;
-        return queryCatalog(region);
+        return catalogDb.query(region);
       },
       { timeout: 60, grace: '1h', softTimeout: '250ms', tags: ['catalog'] },
     );
-    return { products, loaded };
+    return { products, loaded, region };
   };
 
   app.get('/health', web.health());
@@ -173,8 +182,8 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
     web.cachePage(60, { tags: ['catalog'] }),
     web.varyOnCookie(),
     async (req, res) => {
-      const region = req.params.region as Region;
-      if (!REGIONS.includes(region)) {
+      const region = req.params.region;
+      if (!isRegion(region)) {
         res
           .status(404)
           .type('text')
@@ -186,7 +195,7 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   );
 
   app.get('/region/:region', (req, res) => {
-    const region = REGIONS.includes(req.params.region as Region) ? req.params.region : 'us';
+    const region = isRegion(req.params.region) ? req.params.region : 'us';
     res.cookie('region', region, { path: '/', sameSite: 'lax', httpOnly: true }).redirect(303, '/products');
   });
 
@@ -195,17 +204,18 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   app.use('/api', web.rateLimit('api'));
   app.get('/api/products', async (req, res) => {
     const asked = String(req.query.region ?? regionOf(req));
-    if (!REGIONS.includes(asked as Region)) {
+    if (!isRegion(asked)) {
       res.status(404).json({ error: `Unknown region; try ${REGIONS.join(', ')}.` });
       return;
     }
-    const { products } = await productsFor(asked as Region);
+    const { products } = await productsFor(asked);
     res.json({ region: asked, products });
   });
 
   app.use(accountRoutes(larder, web, render, guard));
   app.use(cartRoutes(web, render, (req) => productsFor(regionOf(req))));
-  app.use(orderRoutes(larder, web, render, (req) => productsFor(regionOf(req))));
+  app.use(orderRoutes(larder, web, render, catalogDb, (req) => productsFor(regionOf(req))));
+  app.use(adminRoutes(larder, catalogDb));
 
   // Live "just bought" notifications: every page follows this stream (see layout.njk). A
   // browser that reconnects sends Last-Event-ID and gets what it missed, from any process.

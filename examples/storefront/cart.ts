@@ -8,7 +8,7 @@
 import { type Request, Router } from 'express';
 import type { adapt } from 'larder/express';
 import type { Render } from './app.js';
-import { type Product, SKUS } from './catalog.js';
+import type { Product } from './catalog.js';
 import { shopSession } from './visitor.js';
 
 /** The cart's lines priced from `products` (the visitor's region), with the total. */
@@ -50,7 +50,8 @@ export function cartRoutes(
 
   router.post('/cart/add', async (req, res) => {
     const sku = String(req.body?.sku ?? '');
-    if (!SKUS.includes(sku)) {
+    const { products } = await productsFor(req);
+    if (!products.some((p) => p.sku === sku)) {
       res.status(400).type('text').send('Unknown product.');
       return;
     }

@@ -1,6 +1,8 @@
 /**
  * Orders: checkout turns the cart into an order kept in the session and applies the
  * `confirm-order` task — Celery's "send the confirmation in the background, with retries".
+ * The task records the confirmed order in SQLite and takes its units out of the region's
+ * stock; the stock shows on the catalog, so it then drops the cached catalog (`catalog` tag).
  * The job id is derived from the order (`confirm-<order id>`), so a double-submitted
  * checkout or a retried request cannot send two confirmations, and the order page finds
  * the job again with `larder.tasks.result(id)`.
@@ -18,7 +20,7 @@ import type { Session } from 'larder/session';
 import type { Task } from 'larder/tasks';
 import type { Render } from './app.js';
 import { cartLines, emptyCart } from './cart.js';
-import type { Product } from './catalog.js';
+import type { Catalog, Product, Region } from './catalog.js';
 
 /** An order as the session keeps it. */
 export interface Order {
@@ -34,8 +36,12 @@ export interface Order {
 /** What `confirm-order` gets and gives. */
 export interface Confirmation {
   orderId: string;
+  region: Region;
+  /** The signed-in user id, or null. */
+  customer: string | null;
   total: string;
   currency: string;
+  lines: { sku: string; quantity: number }[];
 }
 
 /** The orders part of the session. */
@@ -47,18 +53,29 @@ const orderSession = (req: Request) => req.session as unknown as OrderSession;
 export const CONFIRM_ORDER = 'confirm-order';
 
 /**
- * Defines `confirm-order` on `larder` (once). The "mail server" is busy on every first
- * attempt, so the order page shows a retry before the confirmation lands — retries with
- * backoff, visible.
+ * Defines `confirm-order` on `larder` (once), recording orders in `catalog`. The "mail
+ * server" is busy on every first attempt, so the order page shows a retry before the
+ * confirmation lands — retries with backoff, visible. Recording is idempotent (keyed by the
+ * order id), so a retry after a later failure never takes the stock twice.
+ *
+ * @example const confirm = orderTasks(larder, Catalog.open());
  */
-export function orderTasks(larder: Larder): Task<Confirmation, { confirmedAt: string; attempts: number }> {
+export function orderTasks(
+  larder: Larder,
+  catalog: Catalog,
+): Task<Confirmation, { confirmedAt: string; attempts: number }> {
   if (larder.tasks.names().includes(CONFIRM_ORDER)) return larder.tasks.get(CONFIRM_ORDER);
   return larder.tasks.define(
     CONFIRM_ORDER,
     async (order: Confirmation, ctx) => {
       await sleep(200); // talking to the mail server
       if (ctx.attempt === 1) throw new Error(`mail server busy while confirming ${order.orderId}; retrying`);
-      return { confirmedAt: new Date().toISOString(), attempts: ctx.attempt };
+      const confirmedAt = new Date().toISOString();
+      const { orderId: id, lines, ...rest } = order;
+      // The stock changed: the cached query results and pages carrying it go together.
+      if (catalog.recordOrder({ id, lines, ...rest }, confirmedAt))
+        await larder.cache().invalidateTags(['catalog']);
+      return { confirmedAt, attempts: ctx.attempt };
     },
     { retries: 3, backoff: { type: 'exponential', delay: '500ms' }, timeLimit: '10s' },
   );
@@ -99,13 +116,14 @@ export function orderRoutes(
   larder: Larder,
   web: ReturnType<typeof adapt>,
   render: Render,
-  productsFor: (req: Request) => Promise<{ products: Product[] }>,
+  catalog: Catalog,
+  productsFor: (req: Request) => Promise<{ products: Product[]; region: Region }>,
 ): Router {
-  const confirm = orderTasks(larder);
+  const confirm = orderTasks(larder, catalog);
   const router = Router();
 
   router.post('/checkout', async (req, res) => {
-    const { products } = await productsFor(req);
+    const { products, region } = await productsFor(req);
     const { lines, total, currency } = await cartLines(req, products);
     if (lines.length === 0) {
       res.redirect(303, '/cart');
@@ -123,8 +141,13 @@ export function orderRoutes(
     const session = orderSession(req);
     await session.set('orders', [...(await session.get('orders', [])), order]);
     await emptyCart(req);
+    const customer = (await session.userId()) ?? null;
+    const units = order.lines.map(({ sku, quantity }) => ({ sku, quantity }));
     await confirm
-      .applyAsync({ orderId: id, total, currency }, { jobId: order.job, expires: '1h' })
+      .applyAsync(
+        { orderId: id, region, customer, total, currency, lines: units },
+        { jobId: order.job, expires: '1h' },
+      )
       .enqueued();
     await announce(larder, order, session);
     res.redirect(303, `/orders/${id}`);

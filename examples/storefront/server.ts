@@ -1,28 +1,27 @@
 /**
  * `npm start`: runs the storefront on the embedded default (in-memory drivers), or on
- * Redis when REDIS_URL is set. Listens on PORT (default 8000).
+ * Redis when REDIS_URL is set, and prints its address and the backend of each capability.
+ * Listens on PORT (default 8000). Also what each process of `npm run start:cluster` runs
+ * (cluster.ts): there the primary prints the banner once, for all of them.
  */
-import { createLarder } from 'larder';
-import { createApp, RATE_LIMITS } from './app.js';
+import cluster from 'node:cluster';
+import { startStorefront } from './run.js';
 
-const larder = createLarder({ rateLimits: RATE_LIMITS });
-const app = createApp(larder);
-// On Redis the order confirmations need a worker: one in this process unless
-// STOREFRONT_WORKER=off (then run `larder worker --app examples/storefront/worker.ts`).
-const worker =
-  larder.tasks.driverKind === 'bullmq' && process.env.STOREFRONT_WORKER !== 'off'
-    ? await larder.tasks.startWorker({ concurrency: 2 })
-    : undefined;
-const port = Number(process.env.PORT ?? 8000);
-const server = app.listen(port, () => {
-  const mode = larder.config.embedded ? 'in-memory drivers' : 'Redis';
-  console.log(`storefront: http://localhost:${port}/ (${mode})`);
-});
+const shop = await startStorefront();
+const mode = shop.larder.config.embedded ? 'in-memory drivers, one process' : 'Redis';
+if (cluster.isWorker) {
+  process.send?.({ storefront: 'ready', url: shop.url, backends: shop.backends });
+} else {
+  console.log(`storefront: ${shop.url} (${mode})\n${shop.backends.join('\n')}`);
+}
 
-async function shutdown() {
-  server.close();
-  await worker?.close();
-  await larder.close();
+let closing = false;
+async function shutdown(signal: NodeJS.Signals) {
+  // The same signal again while closing (a second Ctrl-C): stop at once.
+  process.once(signal, () => process.exit(1));
+  if (closing) return;
+  closing = true;
+  await shop.close();
   process.exit(0);
 }
 process.once('SIGINT', shutdown);

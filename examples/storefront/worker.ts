@@ -6,7 +6,9 @@
  * (start the server with STOREFRONT_WORKER=off so only this process runs them).
  */
 import { createLarder } from 'larder';
+import { Catalog } from './catalog.js';
 import { orderTasks } from './orders.js';
 
 export const larder = createLarder();
-orderTasks(larder);
+// The same database file as the server (STOREFRONT_DB): the task records orders in it.
+orderTasks(larder, Catalog.open());

@@ -11,7 +11,7 @@ import { type Browser, chromium } from 'playwright-core';
 import { createApp, RATE_LIMITS, type StorefrontOptions } from '../../examples/storefront/app.js';
 import { makeFragmentKey } from '../../src/cache/fragment.js';
 import { createLarder } from '../../src/larder.js';
-import { redisUrlFor } from '../support/conformance.js';
+import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 import { CHROMIUM, client } from './support.js';
 
 /**
@@ -30,7 +30,14 @@ async function serve(larder: ReturnType<typeof createLarder>, options: Storefron
 function larderFor(mode: 'memory' | 'redis', rateLimits: typeof RATE_LIMITS = RATE_LIMITS) {
   const env = mode === 'redis' ? { REDIS_URL: redisUrlFor('standalone') } : {};
   return createLarder(
-    { logger: false, sessions: { prefix: `storefront-test:${randomUUID()}` }, rateLimits },
+    {
+      logger: false,
+      // Cache keys and tags of this test's own: orders confirmed by other tests on the shared
+      // server invalidate their `catalog` tag, not this one.
+      caches: { default: { keyPrefix: uniquePrefix('storefront') } },
+      sessions: { prefix: `storefront-test:${randomUUID()}` },
+      rateLimits,
+    },
     env,
   );
 }

@@ -5,28 +5,35 @@
 import { randomUUID } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { createApp, RATE_LIMITS } from '../../examples/storefront/app.js';
+import { Catalog } from '../../examples/storefront/catalog.js';
 import { createLarder, type Larder } from '../../src/larder.js';
 import type { TaskWorker } from '../../src/tasks/index.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 
 export const CHROMIUM = '/usr/bin/chromium';
 
-/** The demo on a free port, on `mode`'s drivers; BullMQ gets a worker in this process. */
+/**
+ * The demo on a free port, on `mode`'s drivers, with a fresh in-memory catalog database;
+ * BullMQ gets a worker in this process.
+ */
 export async function serve(mode: 'memory' | 'redis') {
   const env = mode === 'redis' ? { REDIS_URL: redisUrlFor('standalone') } : {};
   const larder: Larder = createLarder(
     {
       logger: false,
       rateLimits: RATE_LIMITS,
+      // Keys (and the `catalog` tag, which each confirmed order invalidates) of this test's own.
+      caches: { default: { keyPrefix: uniquePrefix('storefront') } },
       sessions: { prefix: `orders-test:${randomUUID()}` },
       tasks: { prefix: uniquePrefix('storefront') },
     },
     env,
   );
-  const server = createApp(larder as never, { loginGuard: { prefix: `orders-test-${randomUUID()}` } }).listen(
-    0,
-    '127.0.0.1',
-  );
+  const catalog = Catalog.open(':memory:');
+  const server = createApp(larder as never, {
+    catalog,
+    loginGuard: { prefix: `orders-test-${randomUUID()}` },
+  }).listen(0, '127.0.0.1');
   await new Promise((resolve) => server.once('listening', resolve));
   const worker: TaskWorker | undefined =
     mode === 'redis' ? await larder.tasks.startWorker({ concurrency: 2 }) : undefined;
@@ -34,10 +41,13 @@ export async function serve(mode: 'memory' | 'redis') {
   return {
     base,
     larder,
+    catalog,
     close: async () => {
+      server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
       await worker?.close();
       await larder.close();
+      catalog.close();
     },
   };
 }
