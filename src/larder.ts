@@ -15,6 +15,7 @@ import { invalidatePage } from './http/page-cache.js';
 import { leaderboardStoreFor } from './leaderboard/create.js';
 import { Leaderboard, type LeaderboardOptions } from './leaderboard/leaderboard.js';
 import type { LeaderboardStore } from './leaderboard/store.js';
+import { Metrics } from './metrics/metrics.js';
 import { createRateLimiter, type RateLimiterSpec } from './ratelimit/create.js';
 import type { RateLimiter } from './ratelimit/limiter.js';
 import { createPubSub } from './realtime/create.js';
@@ -63,6 +64,7 @@ export class Larder {
   #pubsub: PubSub | undefined;
   #leaderboards: LeaderboardStore | undefined;
   #tasks: Tasks | undefined;
+  #metrics: Metrics | undefined;
   #closed = false;
 
   constructor(config: ResolvedConfig) {
@@ -125,6 +127,21 @@ export class Larder {
     cache = createCache(this, config);
     this.#cacheInstances.set(name, cache);
     return cache;
+  }
+
+  /**
+   * Counters and latency histograms of every operation (`metrics: false` in the config
+   * turns them off): a snapshot for dashboards, queue depths, and the Prometheus exposition.
+   * Still readable after `close()`.
+   *
+   * @example
+   * const { caches } = larder.metrics.snapshot();
+   * console.log(caches.default?.hitRatio);
+   * const text = await larder.metrics.prometheus(); // larder_cache_operations_total{cache="default",op="get"} 12
+   */
+  get metrics(): Metrics {
+    this.#metrics ??= new Metrics(this.config.metrics);
+    return this.#metrics;
   }
 
   /**

@@ -16,6 +16,7 @@ import {
   ConfigError,
   SerializationError,
 } from '../errors.js';
+import type { CacheOp, CacheTimers, Metrics } from '../metrics/metrics.js';
 import type { CacheBackend, LocalTier, Payload, ReadEntry, TtlMs } from './backend.js';
 import { type Codec, samePayload } from './codec.js';
 import { type EnvelopeHeader, isEnvelope, unwrap, wrap } from './envelope.js';
@@ -97,6 +98,8 @@ export interface CacheDeps {
   forRegion?: (region: string) => Cache;
   /** Wakes `getOrSet` callers waiting for another caller's load. @default in-process wake-ups */
   waker?: Waker;
+  /** Counts and times this cache's calls (`larder.metrics`); absent or disabled: nothing is timed. */
+  metrics?: Metrics;
 }
 
 const SCAN_BATCH = 500;
@@ -127,6 +130,8 @@ export class Cache {
   /** Tiered caches: made keys of the default version, by user key (bounded). */
   readonly #madeKeys = new Map<string, string>();
   readonly #waker: Waker;
+  /** This cache's timers by operation (`larder.metrics`), or undefined when metrics are off. */
+  readonly #ops: CacheTimers | undefined;
   /**
    * Set once this cache has seen an entry envelope (a value with tags or a grace period,
    * written here or by another process): reads then go through `backend.read`, which
@@ -148,6 +153,7 @@ export class Cache {
     this.#forRegion = deps.forRegion;
     this.#local = deps.backend.local;
     this.#waker = deps.waker ?? localWaker(deps.backend);
+    this.#ops = deps.metrics?.cacheTimers(config.name, this.stats);
   }
 
   /** The region this cache's location was picked for (`LARDER_REGION`), if any. */
@@ -188,6 +194,8 @@ export class Cache {
    * @example const cart = await cache.get('cart:42', []);
    */
   get<T = unknown>(key: string, defaultValue?: T, options?: VersionOptions): Promise<T | undefined> {
+    // One check when metrics are off; a start time (-1: not timed) carried to the result.
+    const start = this.#ops === undefined ? -1 : performance.now();
     let made: string;
     if (this.#local !== undefined) {
       // A tier hit costs less than validating a key: remember made keys (default version).
@@ -197,6 +205,7 @@ export class Cache {
         try {
           made = this.keyMaker.make(key, options?.version);
         } catch (error) {
+          this.#got(start);
           return Promise.reject(error);
         }
         if (options?.version === undefined) {
@@ -208,42 +217,54 @@ export class Cache {
       if (hit !== undefined && (hit.staleAt === undefined || hit.staleAt > Date.now())) {
         this.stats.hits++;
         this.stats.localHits++;
+        this.#got(start);
         return Promise.resolve(hit.value as T);
       }
       // Not held (or stale): #find need not ask the tier again when it holds nothing.
-      return this.#getFound(made, defaultValue, false, hit === undefined);
+      return this.#getFound(made, defaultValue, false, hit === undefined, start);
     }
     try {
       made = this.keyMaker.make(key, options?.version);
     } catch (error) {
+      this.#got(start);
       return Promise.reject(error);
     }
-    if (this.#enveloped) return this.#getFound(made, defaultValue, false);
+    if (this.#enveloped) return this.#getFound(made, defaultValue, false, false, start);
     // The hot path: one backend call and one continuation, no async-function frame.
     return this.backend.get(made).then(
       (payload) => {
         if (payload !== undefined && payload !== null && isEnvelope(payload)) {
           this.#enveloped = true;
-          return this.#getFound(made, defaultValue, false);
+          return this.#getFound(made, defaultValue, false, false, start);
         }
-        return this.#valueOf<T>(payload, made, defaultValue);
+        const value = this.#valueOf<T>(payload, made, defaultValue);
+        this.#got(start);
+        return value;
       },
       (error) => {
+        this.#got(start);
         this.#failed(error, 'get');
         return defaultValue;
       },
     );
   }
 
-  /** `get` through `#find` (in-process tier, envelopes, tags). */
+  /** Records a `get` that started at `start` (-1: not timed). */
+  #got(start: number): void {
+    if (start >= 0) this.#ops!.get.done(start);
+  }
+
+  /** `get` through `#find` (in-process tier, envelopes, tags); `start` as in `#got`. */
   #getFound<T>(
     made: string,
     defaultValue: T | undefined,
     shared: boolean,
     notLocal = false,
+    start = -1,
   ): Promise<T | undefined> {
     return this.#find(made, false, shared, notLocal).then(
       (found) => {
+        this.#got(start);
         if (found === undefined) {
           this.stats.misses++;
           return defaultValue;
@@ -253,6 +274,7 @@ export class Cache {
         return found.value as T;
       },
       (error) => {
+        this.#got(start);
         this.#failed(error, 'get');
         return defaultValue;
       },
@@ -275,17 +297,21 @@ export class Cache {
     }
     // A tiered cache's values are decoded once already; enveloped values are memoized in #find.
     if (this.#local !== undefined || this.#enveloped) return this.get<T>(key, undefined, options);
+    // Timed as a `get`: it is one, decoded once.
+    const start = this.#ops === undefined ? -1 : performance.now();
     return this.backend.get(made).then(
       (payload) => {
         if (payload === undefined || payload === null) {
           this.#shared.delete(made);
+          this.#got(start);
           return this.#valueOf<T>(payload, made, undefined);
         }
         if (isEnvelope(payload)) {
           this.#enveloped = true;
-          return this.#getFound<T>(made, undefined, true);
+          return this.#getFound<T>(made, undefined, true, false, start);
         }
         const value = this.#sharedValue(made, payload);
+        this.#got(start);
         if (value === MISS) {
           this.stats.misses++;
           return undefined;
@@ -294,6 +320,7 @@ export class Cache {
         return value as T;
       },
       (error) => {
+        this.#got(start);
         this.#failed(error, 'get');
         return undefined;
       },
@@ -427,27 +454,33 @@ export class Cache {
    * @example const { value, status, expiresAt } = await cache.getEntry('k');
    */
   async getEntry<T = unknown>(key: string, options?: VersionOptions): Promise<CacheEntry<T>> {
-    const made = this.keyMaker.make(key, options?.version);
-    const miss: CacheEntry<T> = { value: undefined, status: 'miss', age: undefined, expiresAt: undefined };
-    let found: Found | undefined;
+    const timer = this.#ops?.getEntry;
+    const start = timer === undefined ? 0 : performance.now();
     try {
-      found = await this.#find(made, true);
-    } catch (error) {
-      this.#failed(error, 'getEntry');
-      return miss;
+      const made = this.keyMaker.make(key, options?.version);
+      const miss: CacheEntry<T> = { value: undefined, status: 'miss', age: undefined, expiresAt: undefined };
+      let found: Found | undefined;
+      try {
+        found = await this.#find(made, true);
+      } catch (error) {
+        this.#failed(error, 'getEntry');
+        return miss;
+      }
+      if (found === undefined) {
+        this.stats.misses++;
+        return miss;
+      }
+      this.stats.hits++;
+      if (found.status === 'hit-local') this.stats.localHits++;
+      const lifetime = found.header?.l;
+      const age =
+        lifetime !== undefined && found.freshUntil !== null
+          ? Math.max(0, (lifetime - (found.freshUntil - Date.now())) / 1000)
+          : undefined;
+      return { value: found.value as T, status: found.status, age, expiresAt: found.freshUntil };
+    } finally {
+      timer?.done(start);
     }
-    if (found === undefined) {
-      this.stats.misses++;
-      return miss;
-    }
-    this.stats.hits++;
-    if (found.status === 'hit-local') this.stats.localHits++;
-    const lifetime = found.header?.l;
-    const age =
-      lifetime !== undefined && found.freshUntil !== null
-        ? Math.max(0, (lifetime - (found.freshUntil - Date.now())) / 1000)
-        : undefined;
-    return { value: found.value as T, status: found.status, age, expiresAt: found.freshUntil };
   }
 
   /**
@@ -458,18 +491,24 @@ export class Cache {
    * @example await cache.set('product:42', product, { timeout: '15m', tags: ['products', 'product:42'] });
    */
   async set(key: string, value: unknown, options?: SetOptions): Promise<void> {
-    const made = this.keyMaker.make(key, options?.version);
-    const ttl = this.#ttl(options?.timeout);
-    if (ttl === EXPIRED) {
-      await this.#attempt('set', false, () => this.backend.delete(made));
-      return;
+    const timer = this.#ops?.set;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = this.keyMaker.make(key, options?.version);
+      const ttl = this.#ttl(options?.timeout);
+      if (ttl === EXPIRED) {
+        await this.#attempt('set', false, () => this.backend.delete(made));
+        return;
+      }
+      const tagKeys = this.#tagKeys(options?.tags);
+      let payload = this.#encode(value);
+      await this.#attempt('set', undefined, async () => {
+        if (tagKeys) payload = this.#wrap(payload, ttl, { t: await this.#stamp(tagKeys) });
+        await this.backend.set(made, payload, ttl);
+      });
+    } finally {
+      timer?.done(start);
     }
-    const tagKeys = this.#tagKeys(options?.tags);
-    let payload = this.#encode(value);
-    await this.#attempt('set', undefined, async () => {
-      if (tagKeys) payload = this.#wrap(payload, ttl, { t: await this.#stamp(tagKeys) });
-      await this.backend.set(made, payload, ttl);
-    });
   }
 
   /**
@@ -479,15 +518,21 @@ export class Cache {
    * @example if (await cache.add('lock:report', 1, { timeout: 60 })) runReport();
    */
   async add(key: string, value: unknown, options?: SetOptions): Promise<boolean> {
-    const made = this.keyMaker.make(key, options?.version);
-    const ttl = this.#ttl(options?.timeout);
-    const tagKeys = this.#tagKeys(options?.tags);
-    let payload = this.#encode(value);
-    if (ttl === EXPIRED) return true;
-    return this.#attempt('add', false, async () => {
-      if (tagKeys) payload = this.#wrap(payload, ttl, { t: await this.#stamp(tagKeys) });
-      return this.backend.add(made, payload, ttl);
-    });
+    const timer = this.#ops?.add;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = this.keyMaker.make(key, options?.version);
+      const ttl = this.#ttl(options?.timeout);
+      const tagKeys = this.#tagKeys(options?.tags);
+      let payload = this.#encode(value);
+      if (ttl === EXPIRED) return true;
+      return await this.#attempt('add', false, async () => {
+        if (tagKeys) payload = this.#wrap(payload, ttl, { t: await this.#stamp(tagKeys) });
+        return this.backend.add(made, payload, ttl);
+      });
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /**
@@ -497,9 +542,15 @@ export class Cache {
    * @example await cache.invalidateTags(['products']);
    */
   async invalidateTags(tags: Iterable<string>): Promise<void> {
-    const tagKeys = this.#tagKeys([...tags]);
-    if (!tagKeys) return;
-    await this.#attempt('invalidateTags', 0, () => this.backend.deleteMany(tagKeys));
+    const timer = this.#ops?.invalidateTags;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const tagKeys = this.#tagKeys([...tags]);
+      if (!tagKeys) return;
+      await this.#attempt('invalidateTags', 0, () => this.backend.deleteMany(tagKeys));
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /** The store keys of `tags` (validated like keys; version-independent), or undefined for none. */
@@ -542,16 +593,28 @@ export class Cache {
 
   /** Deletes `key`; true if it was there. @example await cache.delete('k') */
   async delete(key: string, options?: VersionOptions): Promise<boolean> {
-    const made = this.keyMaker.make(key, options?.version);
-    return this.#attempt('delete', false, () => this.backend.delete(made));
+    const timer = this.#ops?.delete;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = this.keyMaker.make(key, options?.version);
+      return await this.#attempt('delete', false, () => this.backend.delete(made));
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /** True when `key` holds a value (Django's `has_key`). @example await cache.has('k') */
   async has(key: string, options?: VersionOptions): Promise<boolean> {
-    const made = this.keyMaker.make(key, options?.version);
-    if (this.#local !== undefined || this.#enveloped)
-      return this.#attempt('has', false, async () => (await this.#find(made, false)) !== undefined);
-    return this.#attempt('has', false, () => this.backend.has(made));
+    const timer = this.#ops?.has;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = this.keyMaker.make(key, options?.version);
+      if (this.#local !== undefined || this.#enveloped)
+        return await this.#attempt('has', false, async () => (await this.#find(made, false)) !== undefined);
+      return await this.#attempt('has', false, () => this.backend.has(made));
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /**
@@ -560,71 +623,77 @@ export class Cache {
    * @example const found = await cache.getMany(['a', 'b']); found.get('a')
    */
   async getMany<T = unknown>(keys: Iterable<string>, options?: VersionOptions): Promise<Map<string, T>> {
-    const userKeys = [...keys];
-    const made = userKeys.map((k) => this.keyMaker.make(k, options?.version));
-    const found = new Map<string, T>();
-    if (made.length === 0) return found;
-    // Plain values: one MGET per slot group. Envelopes (seen before, or in this reply) and
-    // tier fills go through #find, all sent in one tick: one round trip per node.
-    let viaFind: number[] = [];
-    if (this.#local === undefined && !this.#enveloped) {
-      let payloads: Array<Payload | undefined>;
+    const timer = this.#ops?.getMany;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const userKeys = [...keys];
+      const made = userKeys.map((k) => this.keyMaker.make(k, options?.version));
+      const found = new Map<string, T>();
+      if (made.length === 0) return found;
+      // Plain values: one MGET per slot group. Envelopes (seen before, or in this reply) and
+      // tier fills go through #find, all sent in one tick: one round trip per node.
+      let viaFind: number[] = [];
+      if (this.#local === undefined && !this.#enveloped) {
+        let payloads: Array<Payload | undefined>;
+        try {
+          payloads = await this.backend.getMany(made);
+        } catch (error) {
+          this.#failed(error, 'getMany');
+          return found;
+        }
+        for (let i = 0; i < userKeys.length; i++) {
+          const payload = payloads[i];
+          if (payload === undefined || payload === null) {
+            this.stats.misses++;
+            continue;
+          }
+          if (isEnvelope(payload)) {
+            this.#enveloped = true;
+            viaFind.push(i);
+            continue;
+          }
+          const value = this.#decode(payload, made[i]!);
+          if (value === MISS) {
+            this.stats.misses++;
+            continue;
+          }
+          this.stats.hits++;
+          found.set(userKeys[i]!, value as T);
+        }
+      } else {
+        viaFind = made.map((_, i) => i);
+      }
+      if (viaFind.length === 0) return found;
+      let results: Array<Found | undefined>;
       try {
-        payloads = await this.backend.getMany(made);
+        results = await Promise.all(viaFind.map((i) => this.#find(made[i]!, false)));
       } catch (error) {
         this.#failed(error, 'getMany');
         return found;
       }
+      // In key order, as the plain path (a Map keeps insertion order).
+      const ordered = new Map<string, T>();
+      const byIndex = new Map<number, Found | undefined>();
+      for (let j = 0; j < viaFind.length; j++) byIndex.set(viaFind[j]!, results[j]);
       for (let i = 0; i < userKeys.length; i++) {
-        const payload = payloads[i];
-        if (payload === undefined || payload === null) {
-          this.stats.misses++;
+        const key = userKeys[i]!;
+        if (!byIndex.has(i)) {
+          if (found.has(key)) ordered.set(key, found.get(key)!);
           continue;
         }
-        if (isEnvelope(payload)) {
-          this.#enveloped = true;
-          viaFind.push(i);
-          continue;
-        }
-        const value = this.#decode(payload, made[i]!);
-        if (value === MISS) {
+        const hit = byIndex.get(i);
+        if (hit === undefined) {
           this.stats.misses++;
           continue;
         }
         this.stats.hits++;
-        found.set(userKeys[i]!, value as T);
+        if (hit.status === 'hit-local') this.stats.localHits++;
+        ordered.set(key, hit.value as T);
       }
-    } else {
-      viaFind = made.map((_, i) => i);
+      return ordered;
+    } finally {
+      timer?.done(start);
     }
-    if (viaFind.length === 0) return found;
-    let results: Array<Found | undefined>;
-    try {
-      results = await Promise.all(viaFind.map((i) => this.#find(made[i]!, false)));
-    } catch (error) {
-      this.#failed(error, 'getMany');
-      return found;
-    }
-    // In key order, as the plain path (a Map keeps insertion order).
-    const ordered = new Map<string, T>();
-    const byIndex = new Map<number, Found | undefined>();
-    for (let j = 0; j < viaFind.length; j++) byIndex.set(viaFind[j]!, results[j]);
-    for (let i = 0; i < userKeys.length; i++) {
-      const key = userKeys[i]!;
-      if (!byIndex.has(i)) {
-        if (found.has(key)) ordered.set(key, found.get(key)!);
-        continue;
-      }
-      const hit = byIndex.get(i);
-      if (hit === undefined) {
-        this.stats.misses++;
-        continue;
-      }
-      this.stats.hits++;
-      if (hit.status === 'hit-local') this.stats.localHits++;
-      ordered.set(key, hit.value as T);
-    }
-    return ordered;
   }
 
   /**
@@ -637,43 +706,55 @@ export class Cache {
     entries: Record<string, unknown> | Map<string, unknown> | Iterable<readonly [string, unknown]>,
     options?: SetOptions,
   ): Promise<string[]> {
-    const pairs: Array<readonly [string, unknown]> =
-      entries instanceof Map || Symbol.iterator in (entries as object)
-        ? [...(entries as Iterable<readonly [string, unknown]>)]
-        : Object.entries(entries as Record<string, unknown>);
-    const ttl = this.#ttl(options?.timeout);
-    const byMade = new Map<string, string>();
-    const encoded: Array<readonly [string, Payload]> = [];
-    for (const [key, value] of pairs) {
-      const made = this.keyMaker.make(key, options?.version);
-      byMade.set(made, key);
-      encoded.push([made, this.#encode(value)]);
-    }
-    if (encoded.length === 0) return [];
-    const tagKeys = this.#tagKeys(options?.tags);
+    const timer = this.#ops?.setMany;
+    const start = timer === undefined ? 0 : performance.now();
     try {
-      if (ttl === EXPIRED) {
-        await this.backend.deleteMany(encoded.map(([made]) => made));
-        return [];
+      const pairs: Array<readonly [string, unknown]> =
+        entries instanceof Map || Symbol.iterator in (entries as object)
+          ? [...(entries as Iterable<readonly [string, unknown]>)]
+          : Object.entries(entries as Record<string, unknown>);
+      const ttl = this.#ttl(options?.timeout);
+      const byMade = new Map<string, string>();
+      const encoded: Array<readonly [string, Payload]> = [];
+      for (const [key, value] of pairs) {
+        const made = this.keyMaker.make(key, options?.version);
+        byMade.set(made, key);
+        encoded.push([made, this.#encode(value)]);
       }
-      if (tagKeys) {
-        const header = { t: await this.#stamp(tagKeys) };
-        for (let i = 0; i < encoded.length; i++)
-          encoded[i] = [encoded[i]![0], this.#wrap(encoded[i]![1], ttl, { ...header })];
+      if (encoded.length === 0) return [];
+      const tagKeys = this.#tagKeys(options?.tags);
+      try {
+        if (ttl === EXPIRED) {
+          await this.backend.deleteMany(encoded.map(([made]) => made));
+          return [];
+        }
+        if (tagKeys) {
+          const header = { t: await this.#stamp(tagKeys) };
+          for (let i = 0; i < encoded.length; i++)
+            encoded[i] = [encoded[i]![0], this.#wrap(encoded[i]![1], ttl, { ...header })];
+        }
+        const failed = await this.backend.setMany(encoded, ttl);
+        return failed.map((made) => byMade.get(made) ?? made);
+      } catch (error) {
+        this.#failed(error, 'setMany');
+        return pairs.map(([key]) => key);
       }
-      const failed = await this.backend.setMany(encoded, ttl);
-      return failed.map((made) => byMade.get(made) ?? made);
-    } catch (error) {
-      this.#failed(error, 'setMany');
-      return pairs.map(([key]) => key);
+    } finally {
+      timer?.done(start);
     }
   }
 
   /** Deletes several keys; returns how many existed. @example await cache.deleteMany(['a', 'b']) */
   async deleteMany(keys: Iterable<string>, options?: VersionOptions): Promise<number> {
-    const made = [...keys].map((k) => this.keyMaker.make(k, options?.version));
-    if (made.length === 0) return 0;
-    return this.#attempt('deleteMany', 0, () => this.backend.deleteMany(made));
+    const timer = this.#ops?.deleteMany;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = [...keys].map((k) => this.keyMaker.make(k, options?.version));
+      if (made.length === 0) return 0;
+      return await this.#attempt('deleteMany', 0, () => this.backend.deleteMany(made));
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /**
@@ -682,16 +763,22 @@ export class Cache {
    * @example await larder.cache('pages').clear()
    */
   async clear(): Promise<void> {
-    await this.#attempt('clear', undefined, async () => {
-      if (!this.keyMaker.isDefaultFormat) return this.backend.clear(this.#clearPattern());
-      // `shop:*:*` would also match the keys of a cache prefixed `shop:eu`: scan, then keep
-      // only keys whose next part is a version number.
-      const ours = new RegExp(`^${escapeRegExp(this.keyMaker.keyPrefix)}:-?\\d+:`);
-      for await (const batch of this.backend.scan(this.#clearPattern(), SCAN_BATCH)) {
-        const mine = batch.filter((key) => ours.test(key));
-        if (mine.length) await this.backend.deleteMany(mine);
-      }
-    });
+    const timer = this.#ops?.clear;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      await this.#attempt('clear', undefined, async () => {
+        if (!this.keyMaker.isDefaultFormat) return this.backend.clear(this.#clearPattern());
+        // `shop:*:*` would also match the keys of a cache prefixed `shop:eu`: scan, then keep
+        // only keys whose next part is a version number.
+        const ours = new RegExp(`^${escapeRegExp(this.keyMaker.keyPrefix)}:-?\\d+:`);
+        for await (const batch of this.backend.scan(this.#clearPattern(), SCAN_BATCH)) {
+          const mine = batch.filter((key) => ours.test(key));
+          if (mine.length) await this.backend.deleteMany(mine);
+        }
+      });
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /**
@@ -701,19 +788,25 @@ export class Cache {
    * @example await cache.set('views', 0); await cache.incr('views'); // 1
    */
   async incr(key: string, delta = 1, options?: VersionOptions): Promise<number> {
-    if (!Number.isSafeInteger(delta))
-      throw new CacheValueError(key, `delta must be an integer; got ${delta}.`);
-    const made = this.keyMaker.make(key, options?.version);
-    let result: number | undefined;
+    const timer = this.#ops?.incr;
+    const start = timer === undefined ? 0 : performance.now();
     try {
-      result = await this.backend.incr(made, delta);
-    } catch (error) {
-      if (error instanceof CacheValueError)
-        throw new CacheValueError(key, stripKey(error.message), { cause: error });
-      this.#failed(error, 'incr', true);
+      if (!Number.isSafeInteger(delta))
+        throw new CacheValueError(key, `delta must be an integer; got ${delta}.`);
+      const made = this.keyMaker.make(key, options?.version);
+      let result: number | undefined;
+      try {
+        result = await this.backend.incr(made, delta);
+      } catch (error) {
+        if (error instanceof CacheValueError)
+          throw new CacheValueError(key, stripKey(error.message), { cause: error });
+        this.#failed(error, 'incr', true);
+      }
+      if (result === undefined) throw new CacheMissError(key, delta >= 0 ? 'incr' : 'decr');
+      return result;
+    } finally {
+      timer?.done(start);
     }
-    if (result === undefined) throw new CacheMissError(key, delta >= 0 ? 'incr' : 'decr');
-    return result;
   }
 
   /** `incr(key, -delta)`. @example await cache.decr('stock:sku-1') */
@@ -727,11 +820,17 @@ export class Cache {
    * @example await cache.touch('session-data', 3600)
    */
   async touch(key: string, timeout?: Timeout, options?: VersionOptions): Promise<boolean> {
-    const made = this.keyMaker.make(key, options?.version);
-    const ttl = this.#ttl(timeout);
-    return this.#attempt('touch', false, () =>
-      ttl === EXPIRED ? this.backend.delete(made) : this.backend.touch(made, ttl),
-    );
+    const timer = this.#ops?.touch;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = this.keyMaker.make(key, options?.version);
+      const ttl = this.#ttl(timeout);
+      return await this.#attempt('touch', false, () =>
+        ttl === EXPIRED ? this.backend.delete(made) : this.backend.touch(made, ttl),
+      );
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /**
@@ -749,7 +848,15 @@ export class Cache {
    *   timeout: '5m', grace: '1h', softTimeout: '250ms', tags: ['products'],
    * });
    */
-  async getOrSet<T>(
+  getOrSet<T>(key: string, valueOrLoader: T | (() => T | Promise<T>), options?: GetOrSetOptions): Promise<T> {
+    const timer = this.#ops?.getOrSet;
+    if (timer === undefined) return this.#getOrSet(key, valueOrLoader, options);
+    // Timed to the caller's result (a stale value served, a load joined, a timeout).
+    const start = performance.now();
+    return this.#getOrSet(key, valueOrLoader, options).finally(() => timer.done(start));
+  }
+
+  async #getOrSet<T>(
     key: string,
     valueOrLoader: T | (() => T | Promise<T>),
     options?: GetOrSetOptions,
@@ -923,9 +1030,15 @@ export class Cache {
    * @example await cache.ttl('k') // 299.981
    */
   async ttl(key: string, options?: VersionOptions): Promise<number | null> {
-    const made = this.keyMaker.make(key, options?.version);
-    const ms = await this.#attempt<number | null>('ttl', 0, () => this.backend.ttl(made));
-    return ms === null ? null : ms / 1000;
+    const timer = this.#ops?.ttl;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = this.keyMaker.make(key, options?.version);
+      const ms = await this.#attempt<number | null>('ttl', 0, () => this.backend.ttl(made));
+      return ms === null ? null : ms / 1000;
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /** Gives an existing key a new timeout (django-redis `expire`). @example await cache.expire('k', 60) */
@@ -935,8 +1048,14 @@ export class Cache {
 
   /** Removes the timeout of an existing key. @example await cache.persist('k') */
   async persist(key: string, options?: VersionOptions): Promise<boolean> {
-    const made = this.keyMaker.make(key, options?.version);
-    return this.#attempt('persist', false, () => this.backend.persist(made));
+    const timer = this.#ops?.persist;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      const made = this.keyMaker.make(key, options?.version);
+      return await this.#attempt('persist', false, () => this.backend.persist(made));
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /**
@@ -977,9 +1096,15 @@ export class Cache {
 
   /** Deletes every key matching the glob `pattern`; returns how many. @example await cache.deletePattern('cart:*') */
   async deletePattern(pattern: string, options?: VersionOptions): Promise<number> {
-    return this.#attempt('deletePattern', 0, () =>
-      this.backend.deletePattern(this.keyMaker.pattern(pattern, options?.version)),
-    );
+    const timer = this.#ops?.deletePattern;
+    const start = timer === undefined ? 0 : performance.now();
+    try {
+      return await this.#attempt('deletePattern', 0, () =>
+        this.backend.deletePattern(this.keyMaker.pattern(pattern, options?.version)),
+      );
+    } finally {
+      timer?.done(start);
+    }
   }
 
   /**
@@ -1044,7 +1169,7 @@ export class Cache {
   }
 
   /** Runs one backend call under the outage policy, with `fallback` when it is ignored. */
-  async #attempt<T>(op: string, fallback: T, run: () => Promise<T>): Promise<T> {
+  async #attempt<T>(op: CacheOp, fallback: T, run: () => Promise<T>): Promise<T> {
     try {
       return await run();
     } catch (error) {
@@ -1058,8 +1183,9 @@ export class Cache {
    * misses and writes into no-ops (logged at most once a second, counted). Otherwise, and
    * for any other error, it is thrown.
    */
-  #failed(error: unknown, op: string, alwaysThrow = false): void {
+  #failed(error: unknown, op: CacheOp, alwaysThrow = false): void {
     this.stats.errors++;
+    this.#ops?.[op].fail();
     if (error instanceof SerializationError) throw error;
     // A reply error (WRONGTYPE, OOM, a failed script) becomes a typed error that says what
     // to do. OOM is the server unable to store anything now: with ignoreErrors, a no-op.

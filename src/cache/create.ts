@@ -101,5 +101,6 @@ function depsFor(larder: Larder, config: ResolvedCacheConfig) {
       configPath: `caches.${config.name}`,
     }),
     log: (level: 'info' | 'warn' | 'error', message: string) => larder.log(level, message),
+    metrics: larder.metrics,
   };
 }

@@ -221,7 +221,12 @@ export interface LarderConfig {
   tasks?: TasksConfig;
   pubsub?: { location?: LocationInput; streamMaxLen?: number };
   leaderboards?: { location?: LocationInput };
-  metrics?: { enabled?: boolean };
+  /**
+   * Counters and latency histograms of every operation (`larder.metrics`). `false` turns
+   * them off; `defaultMetrics` adds prom-client's process metrics to the exposition.
+   * @default { enabled: true, defaultMetrics: false }
+   */
+  metrics?: boolean | { enabled?: boolean; defaultMetrics?: boolean };
   /** @default console; `false` silences larder */
   logger?: LarderLogger | false;
 }
@@ -315,7 +320,8 @@ export interface ResolvedConfig {
   tasks: { driver: 'eager' | 'bullmq'; broker?: RedisLocation; defaultQueue: string; prefix: string };
   pubsub: { location?: RedisLocation; streamMaxLen: number };
   leaderboards: { location?: RedisLocation };
-  metrics: { enabled: boolean };
+  /** `defaultMetrics` is present (true) only when asked for. */
+  metrics: { enabled: boolean; defaultMetrics?: boolean };
   logger: LarderLogger | false;
   /** True when nothing uses Redis (every capability on its in-memory driver). */
   embedded: boolean;
@@ -558,7 +564,16 @@ const configSchema = z.strictObject({
     })
     .optional(),
   leaderboards: z.strictObject({ location: location.optional() }).optional(),
-  metrics: z.strictObject({ enabled: bool.optional() }).optional(),
+  // `metrics: false` is `{ enabled: false }`: errors inside the object keep their path.
+  metrics: z
+    .preprocess(
+      (v) => (typeof v === 'boolean' ? { enabled: v } : v),
+      z.strictObject(
+        { enabled: bool.optional(), defaultMetrics: bool.optional() },
+        { error: 'true, false or { enabled?, defaultMetrics? }' },
+      ),
+    )
+    .optional(),
   logger: loggerSchema.optional(),
 });
 
@@ -670,10 +685,15 @@ export function resolveConfig(input?: LarderConfig, env: NodeJS.ProcessEnv = pro
     tasks,
     pubsub,
     leaderboards,
-    metrics: { enabled: cfg.metrics?.enabled ?? true },
+    metrics: resolveMetrics(cfg.metrics),
     logger: cfg.logger === undefined ? console : cfg.logger,
     embedded,
   } as ResolvedConfig;
+}
+
+/** `metrics` (a boolean already made `{ enabled }`) with its defaults. */
+function resolveMetrics(input: Parsed['metrics']): ResolvedConfig['metrics'] {
+  return { enabled: input?.enabled ?? true, ...(input?.defaultMetrics ? { defaultMetrics: true } : {}) };
 }
 
 function optionalLocation(

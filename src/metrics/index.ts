@@ -1,7 +1,17 @@
 /**
- * @module larder/metrics — metrics (issue 10).
+ * @module larder/metrics — counters and latency histograms of every operation (caches,
+ * sessions, rate limits, tasks, pub/sub), read as a snapshot (`larder.metrics.snapshot()`)
+ * or as the Prometheus text exposition (`metricsResponse`, `web.metrics()`).
  *
- * This entry point exists so the package's export map resolves; the capability lands
- * with its issue. See the README's status table.
+ * @example
+ * import { metricsResponse } from 'larder/metrics';
+ * app.get('/metrics', async (_req, res) => {
+ *   const { status, headers, body } = await metricsResponse(larder);
+ *   res.status(status).set(headers).send(body);
+ * });
  */
-export const available = false;
+export { metricsResponse, prometheusText } from '../http/metrics.js';
+export { type Gauges, Metrics, type MetricsOptions } from './metrics.js';
+export { OpTimer } from './op-timer.js';
+export { createRegistry, PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
+export * from './types.js';

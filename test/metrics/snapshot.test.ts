@@ -1,0 +1,83 @@
+/**
+ * `larder.metrics.snapshot()`: the contract the dashboard and the CLI read — counters equal
+ * the operations done, histograms hold every timed call, and a snapshot is a copy.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { createLarder } from '../../src/index.js';
+import { LATENCY_BUCKETS_MS, type OpStats } from '../../src/metrics/index.js';
+import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
+
+const sum = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+
+function assertOp(op: OpStats | undefined, count: number, what: string): void {
+  assert.ok(op, `${what}: no stats`);
+  assert.equal(op.count, count, `${what}: count`);
+  assert.equal(op.buckets.length, LATENCY_BUCKETS_MS.length + 1, `${what}: one bucket per bound and +Inf`);
+  assert.equal(sum(op.buckets), count, `${what}: every call in one bucket`);
+  assert.ok(op.sumMs >= 0 && Number.isFinite(op.sumMs), `${what}: sumMs`);
+}
+
+for (const target of ['memory', 'standalone'] as const) {
+  describe(`metrics snapshot: cache on ${target}`, () => {
+    it('counts hits, misses and each operation exactly, and hands back a copy', async () => {
+      const url = redisUrlFor(target);
+      const larder = createLarder({
+        redis: url ?? false,
+        caches: { default: { keyPrefix: uniquePrefix('metrics-snap') } },
+        logger: false,
+      });
+      try {
+        const cache = larder.cache();
+        await cache.set('a', { n: 1 });
+        await cache.set('b', 2);
+        assert.deepEqual(await cache.get('a'), { n: 1 });
+        assert.equal(await cache.get('b'), 2);
+        assert.equal(await cache.get('missing'), undefined);
+        assert.equal(await cache.getOrSet('c', () => 3), 3);
+        assert.equal(await cache.getOrSet('c', () => 4), 3);
+
+        const snap = larder.metrics.snapshot();
+        const c = snap.caches.default;
+        assert.ok(c, 'the default cache is reported');
+        // get: 2 hits + 1 miss; getOrSet: 1 miss then 1 hit.
+        assert.equal(c.hits, 3);
+        assert.equal(c.misses, 2);
+        assert.equal(c.hitRatio, 3 / 5);
+        assert.equal(c.errors, 0);
+        assertOp(c.ops.get, 3, 'get');
+        assertOp(c.ops.set, 2, 'set');
+        assertOp(c.ops.getOrSet, 2, 'getOrSet');
+        assert.equal(c.ops.delete, undefined, 'an operation never called is not listed');
+        assert.ok(snap.since <= snap.at);
+
+        // A copy: changing it changes nothing, and later calls do not change it.
+        c.ops.get!.buckets[0] = 1e9;
+        await cache.get('a');
+        const again = larder.metrics.snapshot().caches.default!;
+        assertOp(again.ops.get, 4, 'get after one more');
+        assert.equal(c.ops.get!.count, 3);
+      } finally {
+        await larder.close();
+      }
+    });
+  });
+}
+
+describe('metrics snapshot: metrics: false', () => {
+  it('counts nothing', async () => {
+    const larder = createLarder({ redis: false, metrics: false, logger: false });
+    try {
+      await larder.cache().set('a', 1);
+      await larder.cache().get('a');
+      const snap = larder.metrics.snapshot();
+      assert.equal(larder.metrics.enabled, false);
+      assert.deepEqual(snap.caches, {});
+      assert.deepEqual(snap.rateLimits, {});
+      assert.deepEqual(snap.tasks, {});
+      assert.deepEqual(snap.sessions.ops, {});
+    } finally {
+      await larder.close();
+    }
+  });
+});
