@@ -16,6 +16,7 @@ import {
   patchVaryHeaders,
 } from '../http/cache-headers.js';
 import { clientAddress } from '../http/client-ip.js';
+import { createDashboard, type DashboardOptions } from '../http/dashboard/index.js';
 import {
   createEventStream,
   type EventChannels,
@@ -23,6 +24,7 @@ import {
   startOnNodeResponse,
 } from '../http/events.js';
 import { healthResponse } from '../http/health.js';
+import { metricsResponse } from '../http/metrics.js';
 import {
   type CachePageOptions,
   createPageCache,
@@ -195,6 +197,23 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       };
     },
     /**
+     * A route answering `larder.metrics` in the Prometheus text exposition (counters and
+     * latency histograms of every cache, session, rate-limit, task and pub/sub operation).
+     * Put it behind your own access rule if the port is public.
+     *
+     * @example app.get('/metrics', web.metrics());
+     */
+    metrics() {
+      return async function metrics(_req: Request, res: Response, next: NextFunction) {
+        try {
+          const out = await metricsResponse(larder);
+          res.status(out.status).set(out.headers).send(out.body);
+        } catch (error) {
+          next(error);
+        }
+      };
+    },
+    /**
      * Rate limiting (DESIGN §4.4): middleware that counts each request against `spec` (a
      * configured name, several names, a spec in code, or a `RateLimiter`) for the logged-in
      * user (`web.session()` placed before) or else the client address (`trustProxy` decides
@@ -243,6 +262,33 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
           }
           const { status, headers, body } = opening.response;
           res.status(status).set(headers).send(body);
+        }, next);
+      };
+    },
+    /**
+     * The ops dashboard (live charts of the caches, sessions, rate limits, queues and
+     * pub/sub; Redis INFO per server; the biggest keys of a cache on demand): middleware to
+     * mount with `app.use(path, …)`. It serves `/`, `/stream`, `/info`, `/keys` and
+     * `/assets/<file>` below that path and passes anything else on. `authorize(req)` is
+     * required and receives the Express `req`; anything but `true` answers 403.
+     *
+     * @example
+     * app.use(web.session());
+     * app.use('/ops', web.dashboard({ authorize: async (req) => (await req.session.get('role')) === 'staff' }));
+     */
+    dashboard(dashboardOptions: DashboardOptions<Request>) {
+      const board = createDashboard(larder, dashboardOptions);
+      return function dashboard(req: Request, res: Response, next: NextFunction) {
+        if (req.method !== 'GET' && req.method !== 'HEAD') {
+          next();
+          return;
+        }
+        const at = req.url.indexOf('?');
+        const query = new URLSearchParams(at >= 0 ? req.url.slice(at + 1) : '');
+        board.handle({ raw: req, path: req.path, query, base: req.baseUrl }).then((answer) => {
+          if (answer === undefined) next();
+          else if (answer.kind === 'stream') startOnNodeResponse(answer, res);
+          else res.status(answer.response.status).set(answer.response.headers).send(answer.response.body);
         }, next);
       };
     },

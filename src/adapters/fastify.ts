@@ -35,6 +35,7 @@ import {
   patchVaryHeaders,
 } from '../http/cache-headers.js';
 import { clientAddress } from '../http/client-ip.js';
+import { createDashboard, type DashboardOptions } from '../http/dashboard/index.js';
 import {
   createEventStream,
   type EventChannels,
@@ -42,6 +43,7 @@ import {
   startOnNodeResponse,
 } from '../http/events.js';
 import { healthResponse } from '../http/health.js';
+import { metricsResponse } from '../http/metrics.js';
 import {
   type CachePageOptions,
   createPageCache,
@@ -233,6 +235,19 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       };
     },
     /**
+     * A route handler answering `larder.metrics` in the Prometheus text exposition (counters
+     * and latency histograms of every cache, session, rate-limit, task and pub/sub
+     * operation). Put it behind your own access rule if the port is public.
+     *
+     * @example app.get('/metrics', web.metrics());
+     */
+    metrics() {
+      return async function metrics(_request: FastifyRequest, reply: FastifyReply) {
+        const out = await metricsResponse(larder);
+        return reply.code(out.status).headers(out.headers).send(out.body);
+      };
+    },
+    /**
      * Rate limiting (DESIGN §4.4): an `onRequest` hook that counts each request against
      * `spec` (a configured name, several names, a spec in code, or a `RateLimiter`) for the
      * logged-in user (`web.session()` registered before) or else the client address
@@ -290,6 +305,39 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
         reply.hijack();
         startOnNodeResponse(opening, reply.raw, reply.getHeaders());
         return reply;
+      };
+    },
+    /**
+     * The ops dashboard (live charts of the caches, sessions, rate limits, queues and
+     * pub/sub; Redis INFO per server; the biggest keys of a cache on demand): a plugin to
+     * register with a prefix. It declares `/`, `/stream`, `/info`, `/keys` and
+     * `/assets/:file` under that prefix. `authorize(request)` is required and receives the
+     * Fastify `request`; anything but `true` answers 403.
+     *
+     * @example
+     * await app.register(web.dashboard({ authorize: (request) => request.headers['x-staff-token'] === process.env.STAFF_TOKEN }), { prefix: '/ops' });
+     */
+    dashboard(dashboardOptions: DashboardOptions<FastifyRequest>): FastifyPluginCallback {
+      const board = createDashboard(larder, dashboardOptions);
+      // Not wrapped in fastify-plugin: its routes must take the prefix it is registered with.
+      return function larderDashboard(app, _opts, done) {
+        const base = app.prefix;
+        const handler = async (request: FastifyRequest, reply: FastifyReply) => {
+          const at = request.url.indexOf('?');
+          const path = (at >= 0 ? request.url.slice(0, at) : request.url).slice(base.length) || '/';
+          const query = new URLSearchParams(at >= 0 ? request.url.slice(at + 1) : '');
+          const answer = await board.handle({ raw: request, path, query, base });
+          if (answer === undefined) return reply.callNotFound();
+          if (answer.kind === 'response') {
+            const { status, headers, body } = answer.response;
+            return reply.code(status).headers(headers).send(body);
+          }
+          reply.hijack();
+          startOnNodeResponse(answer, reply.raw, reply.getHeaders());
+          return reply;
+        };
+        for (const route of ['/', '/stream', '/info', '/keys', '/assets/:file']) app.get(route, handler);
+        done();
       };
     },
   };

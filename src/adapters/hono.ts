@@ -22,7 +22,7 @@
  *   always keys the cache. Middleware of your own that edits `c.res` after `await next()`
  *   must come after `cachePage` (it then runs inside it) for its edits to be stored.
  */
-import type { Context, Next } from 'hono';
+import { type Context, Hono, type Next } from 'hono';
 import type { StatusCode } from 'hono/utils/http-status';
 import { ConfigError, describeValue } from '../errors.js';
 import {
@@ -35,8 +35,10 @@ import {
   patchVaryHeaders,
 } from '../http/cache-headers.js';
 import { clientAddress, type PeerRequest } from '../http/client-ip.js';
+import { createDashboard, type DashboardOptions } from '../http/dashboard/index.js';
 import { createEventStream, type EventChannels, type EventsOptions, webEventBody } from '../http/events.js';
 import { healthResponse } from '../http/health.js';
+import { metricsResponse } from '../http/metrics.js';
 import {
   type CachePageOptions,
   createPageCache,
@@ -191,6 +193,19 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       };
     },
     /**
+     * A handler answering `larder.metrics` in the Prometheus text exposition (counters and
+     * latency histograms of every cache, session, rate-limit, task and pub/sub operation).
+     * Put it behind your own access rule if the port is public.
+     *
+     * @example app.get('/metrics', web.metrics());
+     */
+    metrics() {
+      return async function metrics(_c: Context): Promise<Response> {
+        const out = await metricsResponse(larder);
+        return new Response(out.body, { status: out.status, headers: out.headers });
+      };
+    },
+    /**
      * Rate limiting (DESIGN §4.4): middleware that counts each request against `spec` (a
      * configured name, several names, a spec in code, or a `RateLimiter`) for the logged-in
      * user (`web.session()` placed before) or else the client address — the socket's, as
@@ -249,6 +264,38 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
         const outgoing = (c.env as { outgoing?: { writableLength?: number } } | undefined)?.outgoing;
         return new Response(webEventBody(opening, outgoing), { status: 200, headers: opening.headers });
       };
+    },
+    /**
+     * The ops dashboard (live charts of the caches, sessions, rate limits, queues and
+     * pub/sub; Redis INFO per server; the biggest keys of a cache on demand): a sub-app to
+     * mount with `app.route(path, …)`. It serves `/`, `/stream`, `/info`, `/keys` and
+     * `/assets/:file` under that path (the page at the path itself, `/ops`, Hono being
+     * strict about trailing slashes). `authorize(c)` is required and receives the Hono
+     * `Context`; anything but `true` answers 403.
+     *
+     * @example
+     * app.route('/ops', web.dashboard({ authorize: (c) => c.req.header('x-staff-token') === process.env.STAFF_TOKEN }));
+     */
+    dashboard(dashboardOptions: DashboardOptions<Context>): Hono {
+      const board = createDashboard(larder, dashboardOptions);
+      const serve = (c: Context, path: string) => {
+        const full = c.req.path;
+        const base = full.endsWith(path) ? full.slice(0, full.length - path.length) : full;
+        return board.handle({ raw: c, path, query: new URL(c.req.url).searchParams, base }).then((answer) => {
+          if (answer === undefined) return c.notFound();
+          if (answer.kind === 'response') {
+            const { status, headers, body } = answer.response;
+            return new Response(body, { status, headers });
+          }
+          const outgoing = (c.env as { outgoing?: { writableLength?: number } } | undefined)?.outgoing;
+          return new Response(webEventBody(answer, outgoing), { status: 200, headers: answer.headers });
+        });
+      };
+      const routes = new Hono();
+      routes.get('/', (c) => serve(c, c.req.path.endsWith('/') ? '/' : ''));
+      for (const path of ['/stream', '/info', '/keys']) routes.get(path, (c) => serve(c, path));
+      routes.get('/assets/:file', (c) => serve(c, `/assets/${c.req.param('file')}`));
+      return routes;
     },
   };
 }

@@ -1,0 +1,349 @@
+/**
+ * The ops dashboard over real HTTP on Express 5, Fastify 5 and Hono 4, mounted at `/ops`:
+ * authorization (403 with nothing in it), the server-rendered page (CSP, escaping, hashed
+ * assets), `/stream` frames that count cache traffic, `/info` on Redis standalone and every
+ * node of a Cluster, `/keys` biggest first — and `web.metrics()`'s Prometheus text.
+ */
+import assert from 'node:assert/strict';
+import type { AddressInfo } from 'node:net';
+import { after, before, describe, test } from 'node:test';
+import { serve } from '@hono/node-server';
+import express from 'express';
+import Fastify from 'fastify';
+import { Hono } from 'hono';
+import * as expressAdapter from '../../src/adapters/express.js';
+import * as fastifyAdapter from '../../src/adapters/fastify.js';
+import * as honoAdapter from '../../src/adapters/hono.js';
+import { ConfigError } from '../../src/errors.js';
+import type { DashboardFrame } from '../../src/http/dashboard/index.js';
+import { createLarder, type Larder } from '../../src/larder.js';
+import { openSse } from '../realtime/sse-client.js';
+import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
+
+export type Framework = 'express' | 'fastify' | 'hono';
+export const FRAMEWORKS: readonly Framework[] = ['express', 'fastify', 'hono'];
+
+/** Staff are requests with `x-staff: yes` or the cookie `staff=yes` (the browser test's). */
+export const STAFF = { 'x-staff': 'yes' };
+const isStaff = (header: string | undefined, cookie: string | undefined) =>
+  header === 'yes' || /(?:^|;\s*)staff=yes(?:;|$)/.test(cookie ?? '');
+
+/** A cache name with every character the page must escape. */
+export const HOSTILE = `<img src=x onerror="alert(1)">&'`;
+
+export interface Served {
+  base: string;
+  close(): Promise<void>;
+}
+
+/** `framework` serving `web.dashboard()` at `/ops` and `web.metrics()` at `/metrics`. */
+export async function serveDashboard(
+  framework: Framework,
+  larder: Larder,
+  interval = '200ms',
+): Promise<Served> {
+  if (framework === 'express') {
+    const web = expressAdapter.adapt(larder);
+    const app = express();
+    app.use(
+      '/ops',
+      web.dashboard({ interval, authorize: (req) => isStaff(req.get('x-staff'), req.get('cookie')) }),
+    );
+    app.get('/metrics', web.metrics());
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    return {
+      base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+      close: () =>
+        new Promise<void>((resolve) => {
+          server.closeAllConnections();
+          server.close(() => resolve());
+        }),
+    };
+  }
+  if (framework === 'fastify') {
+    const web = fastifyAdapter.adapt(larder);
+    const app = Fastify();
+    await app.register(
+      web.dashboard({
+        interval,
+        authorize: (request) => isStaff(request.headers['x-staff'] as string, request.headers.cookie),
+      }),
+      { prefix: '/ops' },
+    );
+    app.get('/metrics', web.metrics());
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    return {
+      base,
+      close: async () => {
+        app.server.closeAllConnections();
+        await app.close();
+      },
+    };
+  }
+  const web = honoAdapter.adapt(larder);
+  const app = new Hono();
+  app.route(
+    '/ops',
+    web.dashboard({ interval, authorize: (c) => isStaff(c.req.header('x-staff'), c.req.header('cookie')) }),
+  );
+  app.get('/metrics', web.metrics());
+  const server = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' });
+  await new Promise((resolve) => server.once('listening', resolve));
+  return {
+    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as unknown as { closeAllConnections(): void }).closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+const adapters = { express: expressAdapter, fastify: fastifyAdapter, hono: honoAdapter };
+
+for (const framework of FRAMEWORKS) {
+  describe(`dashboard on ${framework}`, () => {
+    let larder: Larder;
+    let served: Served;
+    const prefix = uniquePrefix('dash');
+    before(async () => {
+      larder = createLarder(
+        {
+          logger: false,
+          redis: redisUrlFor('standalone')!,
+          caches: {
+            default: { backend: 'redis', keyPrefix: prefix },
+            local: { backend: 'memory' },
+            [HOSTILE]: { backend: 'memory' },
+          },
+        },
+        {},
+      );
+      served = await serveDashboard(framework, larder);
+    });
+    after(async () => {
+      await served.close();
+      await larder.close();
+    });
+
+    test('dashboard() without authorize is a ConfigError naming the option', () => {
+      const web = adapters[framework].adapt(larder);
+      assert.throws(
+        () => (web.dashboard as (o: unknown) => unknown)({ interval: 1 }),
+        (error: unknown) => error instanceof ConfigError && error.path === 'dashboard.authorize',
+      );
+      assert.throws(() => (web.dashboard as (o: unknown) => unknown)(undefined), ConfigError);
+    });
+
+    test('every route answers 403 problem+json without authorization, with no figure in it', async () => {
+      await larder.cache().set('secret-key-name', 'v');
+      const asset = (await (await fetch(`${served.base}/ops`, { headers: STAFF })).text()).match(
+        /assets\/(uplot\.[0-9a-f]+\.js)/,
+      )?.[1];
+      assert.ok(asset, 'the page links uPlot by a hashed name');
+      for (const path of [
+        '/ops',
+        '/ops/stream',
+        '/ops/info',
+        '/ops/keys?cache=default',
+        `/ops/assets/${asset}`,
+      ]) {
+        const res = await fetch(`${served.base}${path}`, { headers: { 'x-staff': 'no' } });
+        assert.equal(res.status, 403, path);
+        assert.match(res.headers.get('content-type') ?? '', /^application\/problem\+json/, path);
+        const body = await res.text();
+        assert.equal(JSON.parse(body).status, 403);
+        assert.doesNotMatch(body, /secret-key-name|redis_version|uplot|default/i, path);
+      }
+    });
+
+    test('the page renders the figures, escapes cache names, and serves its assets from the package', async () => {
+      const res = await fetch(`${served.base}/ops`, { headers: STAFF });
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/html/);
+      const csp = res.headers.get('content-security-policy') ?? '';
+      assert.match(csp, /script-src 'self'/);
+      assert.doesNotMatch(csp, /unsafe-inline/);
+      const html = await res.text();
+      assert.ok(!html.includes(HOSTILE), 'the hostile cache name is never written raw');
+      assert.ok(html.includes('&lt;img src=x onerror=&quot;alert(1)&quot;&gt;&amp;&#39;'));
+      assert.doesNotMatch(html, /<script>|<script(?![^>]*\bsrc=)/, 'no inline script');
+      assert.match(html, /id="cache-rows"/);
+      assert.match(html, /id="chart-hit-ratio"/);
+      const files = [...html.matchAll(/\/ops\/assets\/([\w.]+)/g)].map((m) => m[1]);
+      assert.deepEqual(files.map((f) => f.replace(/\.[0-9a-f]{10}\./, '.')).sort(), [
+        'dashboard.css',
+        'dashboard.js',
+        'uplot.css',
+        'uplot.js',
+      ]);
+      for (const file of files) {
+        const asset = await fetch(`${served.base}/ops/assets/${file}`, { headers: STAFF });
+        assert.equal(asset.status, 200, file);
+        assert.match(asset.headers.get('cache-control') ?? '', /max-age=31536000, immutable/);
+        assert.ok((await asset.text()).length > 100, file);
+      }
+      const uplot = await (
+        await fetch(
+          `${served.base}/ops/assets/${files.find((f) => f.startsWith('uplot.') && f.endsWith('.js'))}`,
+          { headers: STAFF },
+        )
+      ).text();
+      assert.match(uplot, /uPlot/);
+      const missing = await fetch(`${served.base}/ops/assets/nope.js`, { headers: STAFF });
+      assert.equal(missing.status, 404);
+    });
+
+    test('/stream sends a frame per interval, and a frame after cache traffic counts it', async () => {
+      const client = await openSse(`${served.base}/ops/stream`, { headers: STAFF });
+      try {
+        assert.equal(client.status, 200);
+        assert.match(String(client.headers['content-type']), /^text\/event-stream/);
+        await client.waitFor(1, 10_000);
+        const first = JSON.parse(client.events[0].data) as DashboardFrame;
+        assert.equal(first.dashboardClients, 1);
+        const cache = larder.cache();
+        for (let i = 0; i < 30; i++) await cache.set(`k${i}`, i);
+        for (let i = 0; i < 40; i++) await cache.get(`k${i}`);
+        const seen = client.events.length;
+        await client.waitFor(
+          (c) =>
+            c.events
+              .slice(seen)
+              .some((e) => (JSON.parse(e.data) as DashboardFrame).caches.default?.opsPerSec > 0),
+          10_000,
+        );
+        const busy = client.events
+          .slice(seen)
+          .map((e) => JSON.parse(e.data) as DashboardFrame)
+          .find((f) => f.caches.default?.opsPerSec > 0)!;
+        assert.ok(busy.caches.default.hits >= 30, `hits since start: ${busy.caches.default.hits}`);
+        assert.ok(busy.caches.default.misses >= 10);
+        assert.ok(busy.caches.default.p50Ms !== null && busy.caches.default.p50Ms > 0);
+      } finally {
+        client.close();
+      }
+    });
+
+    test('web.metrics() answers the Prometheus text exposition', async () => {
+      await larder.cache().get('counted');
+      const res = await fetch(`${served.base}/metrics`);
+      assert.equal(res.status, 200);
+      assert.match(res.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const text = await res.text();
+      assert.match(text, /^# (HELP|TYPE) larder_/m);
+      assert.match(text, /cache="default"/);
+    });
+  });
+}
+
+describe('dashboard /info and /keys on Redis', () => {
+  let standalone: Larder;
+  let cluster: Larder;
+  let embedded: Larder;
+  const served: Served[] = [];
+  const prefix = uniquePrefix('keys');
+  before(async () => {
+    standalone = createLarder(
+      {
+        logger: false,
+        redis: redisUrlFor('standalone')!,
+        caches: { default: { backend: 'redis', keyPrefix: prefix }, local: { backend: 'memory' } },
+      },
+      {},
+    );
+    cluster = createLarder({ logger: false, redis: redisUrlFor('cluster')! }, {});
+    embedded = createLarder({ logger: false }, {});
+  });
+  after(async () => {
+    for (const s of served) await s.close();
+    await Promise.all([standalone.close(), cluster.close(), embedded.close()]);
+  });
+  const json = async (base: string, path: string) => {
+    const res = await fetch(`${base}${path}`, { headers: STAFF });
+    return { status: res.status, body: (await res.json()) as any };
+  };
+
+  test('/info on standalone: the server with its version, memory, clients and keyspace', async () => {
+    const s = await serveDashboard('fastify', standalone);
+    served.push(s);
+    await standalone.cache().set('one', 1);
+    const { status, body } = await json(s.base, '/ops/info');
+    assert.equal(status, 200);
+    assert.equal(body.embedded, false);
+    assert.equal(body.connections.length, 1);
+    const [node] = body.connections[0].nodes;
+    const port = new URL(redisUrlFor('standalone')!).port;
+    assert.equal(node.address, `127.0.0.1:${port}`);
+    assert.match(node.version, /^\d+\.\d+/);
+    assert.match(node.usedMemory, /^[\d.]+[BKMG]$/);
+    assert.ok(node.connectedClients >= 1);
+    assert.ok(Object.values(node.keyspace as Record<string, { keys: number }>).some((db) => db.keys >= 1));
+  });
+
+  test('/info on Cluster lists every node, primaries and replicas; the page shows each', async () => {
+    const s = await serveDashboard('hono', cluster);
+    served.push(s);
+    const { status, body } = await json(s.base, '/ops/info');
+    assert.equal(status, 200);
+    assert.equal(body.connections.length, 1);
+    assert.equal(body.connections[0].topology, 'cluster');
+    const everyNode = redisUrlFor('cluster')!
+      .replace(/^redis\+cluster:\/\//, '')
+      .split(',')
+      .map((n) => n.replace(/\/.*$/, ''));
+    assert.equal(everyNode.length, 6);
+    const nodes = body.connections[0].nodes as Array<{ address: string; role: string; error?: string }>;
+    assert.deepEqual(nodes.map((n) => n.address).sort(), [...everyNode].sort());
+    assert.ok(nodes.every((n) => n.error === undefined));
+    assert.equal(nodes.filter((n) => n.role === 'master').length, 3);
+    assert.equal(nodes.filter((n) => n.role === 'slave').length, 3);
+    const html = await (await fetch(`${s.base}/ops`, { headers: STAFF })).text();
+    for (const address of everyNode) assert.ok(html.includes(`<th>${address}</th>`), address);
+  });
+
+  test('/info on the embedded default says it runs in memory', async () => {
+    const s = await serveDashboard('express', embedded);
+    served.push(s);
+    const { body } = await json(s.base, '/ops/info');
+    assert.equal(body.embedded, true);
+    assert.deepEqual(body.connections, []);
+    assert.match(body.message, /in-memory/);
+  });
+
+  test('/keys lists the biggest key first (MEMORY USAGE on Redis, payload bytes in memory), bounded by sample', async () => {
+    const s = await serveDashboard('express', standalone);
+    served.push(s);
+    await standalone.cache().clear();
+    for (const cache of [standalone.cache('default'), standalone.cache('local')]) {
+      await cache.set('small', 'x');
+      await cache.set('huge', 'y'.repeat(20_000), { timeout: 600 });
+      await cache.set('medium', 'z'.repeat(2_000), { timeout: null });
+    }
+    for (const [name, measure] of [
+      ['default', 'MEMORY USAGE'],
+      ['local', 'payload bytes'],
+    ]) {
+      const { status, body } = await json(s.base, `/ops/keys?cache=${name}&sample=100`);
+      assert.equal(status, 200, name);
+      assert.equal(body.measure, measure);
+      assert.equal(body.sampled, 3);
+      assert.deepEqual(
+        body.keys.map((k: { key: string }) => k.key.replace(/^.*:/, '')),
+        ['huge', 'medium', 'small'],
+      );
+      assert.ok(body.keys[0].bytes > 20_000);
+      assert.ok(body.keys[0].ttlSeconds > 590 && body.keys[0].ttlSeconds <= 600);
+      assert.equal(body.keys[1].ttlSeconds, null);
+    }
+    const bounded = await json(s.base, '/ops/keys?cache=default&sample=2');
+    assert.equal(bounded.body.sampled, 2);
+    assert.equal((await json(s.base, '/ops/keys?cache=nope')).status, 404);
+    for (const sample of ['0', '-1', '1.5', 'lots', '10001']) {
+      const bad = await json(s.base, `/ops/keys?cache=default&sample=${sample}`);
+      assert.equal(bad.status, 400, sample);
+      assert.match(bad.body.detail, /sample must be a whole number from 1 to 10000/);
+    }
+  });
+});
