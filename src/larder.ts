@@ -11,6 +11,7 @@ import { type LarderConfig, type ResolvedConfig, resolveConfig } from './config/
 import { redactUrl } from './config/location.js';
 import type { RedisLocation } from './config/types.js';
 import { BackendUnavailableError, ConfigError } from './errors.js';
+import { configuredLocations, connectionUse, overallStatus } from './health.js';
 import { invalidatePage } from './http/page-cache.js';
 import { leaderboardStoreFor } from './leaderboard/create.js';
 import { Leaderboard, type LeaderboardOptions } from './leaderboard/leaderboard.js';
@@ -32,8 +33,12 @@ export interface BackendSummary {
 
 /** What `larder.health()` returns. */
 export interface HealthReport {
-  /** `ok` when every connection answers; `down` when any fails. */
-  status: 'ok' | 'down';
+  /**
+   * `ok` when every connection answers; `down` when a required one does not (the health
+   * route answers 503); `degraded` when only optional ones do not (caches with
+   * `ignoreErrors`, rate limits: they keep serving). Each connection says `required`.
+   */
+  status: 'ok' | 'degraded' | 'down';
   /** True when no capability uses Redis (the embedded default). */
   embedded: boolean;
   backends: BackendSummary;
@@ -270,14 +275,21 @@ export class Larder {
   }
 
   /**
-   * Checks every connection with a PING (connecting the default one if it is configured
-   * but unused yet) and reports round-trip times.
+   * Checks every connection with a PING — every configured location's, connecting those
+   * not used yet — and reports, per connection, up/down, round-trip time, topology, its
+   * servers, and whether serving needs it (`required`; see `HealthReport.status`).
+   *
+   * @example
+   * const report = await larder.health();
+   * if (report.status === 'down') console.error(report.connections.filter((c) => c.status === 'down'));
    */
   async health(): Promise<HealthReport> {
-    if (this.config.redis && !this.#closed) this.connection();
-    const connections = await this.connections.health();
+    const uses = configuredLocations(this.config);
+    if (!this.#closed) for (const use of uses) this.connection(use.location);
+    const identity = (location: RedisLocation) => this.connections.identity(location);
+    const connections = await this.connections.health((c) => connectionUse(c.location, uses, identity));
     return {
-      status: connections.every((c) => c.status === 'up') ? 'ok' : 'down',
+      status: overallStatus(connections),
       embedded: this.config.embedded,
       backends: this.backends(),
       connections,

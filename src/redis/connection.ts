@@ -30,13 +30,45 @@ export type Topology = 'standalone' | 'replicas' | 'sentinel' | 'cluster' | 'ext
 export interface ConnectionHealth {
   name: string;
   topology: Topology;
+  /** `down` on Cluster when any primary does not answer (its slots cannot be served). */
   status: 'up' | 'down' | 'idle';
-  /** Round-trip time of a PING, in milliseconds (when up). */
+  /** Round-trip time of a PING, in milliseconds (when up; on Cluster the slowest primary's). */
   latencyMs?: number;
   /** Servers behind this connection (cluster primaries, replicas). */
   nodes?: string[];
+  /** Cluster and primary + replicas: each server PINGed on its own. */
+  servers?: ServerHealth[];
   error?: string;
   breaker: 'closed' | 'open' | 'half-open';
+  /** What the connection is for (`larder.connections` sets it): plain commands, pub/sub, client tracking. */
+  role?: 'commands' | 'subscriber' | 'tracking';
+  /**
+   * Whether serving requests needs this connection (`larder.health()` sets it): false when
+   * everything configured on its location degrades by design (caches with `ignoreErrors`,
+   * rate limits with their insurance limiter). A required connection that is down makes
+   * the report `down` (the health route answers 503); an optional one makes it `degraded`.
+   */
+  required?: boolean;
+  /** The configured capabilities on this connection's location (`cache:default`, `sessions`, …). */
+  usedBy?: string[];
+}
+
+/** One server of a Cluster or a primary + replicas connection, as `health()` reports it. */
+export interface ServerHealth {
+  address: string;
+  role: 'primary' | 'replica';
+  status: 'up' | 'down';
+  latencyMs?: number;
+  error?: string;
+}
+
+/** One server behind a connection, for per-node commands (`larder info`). */
+export interface ServerNode {
+  address: string;
+  role: 'primary' | 'replica';
+  /** The node's client; absent when it could not be reached (`error` says why). */
+  client?: RedisCommands;
+  error?: string;
 }
 
 /** Options of `RedisConnection.send`. */
@@ -361,7 +393,12 @@ export class RedisConnection {
     }
   }
 
-  /** PINGs the server and reports this connection's state and round-trip time. */
+  /**
+   * PINGs the server and reports this connection's state and round-trip time. On Cluster
+   * every primary and replica is PINGed (down when a primary does not answer); with read
+   * replicas each server is (down only when the primary does not answer: reads fall back
+   * to it).
+   */
   async health(): Promise<ConnectionHealth> {
     const base = {
       name: this.name,
@@ -371,14 +408,149 @@ export class RedisConnection {
     };
     try {
       await this.ready();
+      if (this.topology === 'cluster' || this.topology === 'replicas') {
+        const servers = await Promise.all((await this.servers()).map((s) => this.#pingServer(s)));
+        const primaries = servers.filter((s) => s.role === 'primary');
+        const down = primaries.filter((s) => s.status === 'down');
+        const slowest = Math.max(0, ...primaries.map((s) => s.latencyMs ?? 0));
+        return {
+          ...base,
+          nodes: this.describeNodes(),
+          servers,
+          ...(down.length === 0
+            ? { status: 'up', latencyMs: slowest }
+            : {
+                status: 'down',
+                error: down.map((s) => `${s.address}: ${s.error}`).join('; '),
+              }),
+        };
+      }
       const started = performance.now();
-      await this.run((c) =>
-        this.topology === 'cluster' ? c.sendCommand(undefined, false, ['PING']) : c.ping(),
-      );
-      return { ...base, status: 'up', latencyMs: Math.round((performance.now() - started) * 1000) / 1000 };
+      await this.run((c) => c.ping());
+      return { ...base, status: 'up', latencyMs: roundMs(performance.now() - started) };
     } catch (error) {
       return { ...base, status: 'down', error: (error as Error).message };
     }
+  }
+
+  async #pingServer(server: ServerNode): Promise<ServerHealth> {
+    const { address, role } = server;
+    if (!server.client) return { address, role, status: 'down', error: server.error ?? 'not connected' };
+    const started = performance.now();
+    try {
+      await this.sendTo(server, ['PING']);
+      return { address, role, status: 'up', latencyMs: roundMs(performance.now() - started) };
+    } catch (error) {
+      return { address, role, status: 'down', error: (error as Error).message };
+    }
+  }
+
+  /**
+   * Every server behind this connection with its role: the Cluster's primaries and
+   * replicas, the primary and its read replicas, Sentinel's current primary, or the one
+   * server. For per-node commands (`larder info` runs INFO on each) through `sendTo`.
+   *
+   * @example
+   * for (const server of await conn.servers()) console.log(server.address, await conn.sendTo(server, ['DBSIZE']));
+   */
+  async servers(): Promise<ServerNode[]> {
+    await this.ready();
+    const loc = this.location;
+    const client = this.#clients[0];
+    switch (loc.kind) {
+      case 'cluster': {
+        const primaries = Promise.all(
+          client.masters.map(async (node: { address: string }): Promise<ServerNode> => {
+            try {
+              return { address: node.address, role: 'primary', client: await client.nodeClient(node) };
+            } catch (error) {
+              return { address: node.address, role: 'primary', error: (error as Error).message };
+            }
+          }),
+        );
+        return [...(await primaries), ...(await this.#clusterReplicas(loc))];
+      }
+      case 'replicas':
+        return [
+          { address: addressOf(loc.primary), role: 'primary', client },
+          ...loc.replicas.map((r, i): ServerNode => {
+            const replica = this.#replicas[i];
+            return replica?.isReady
+              ? { address: addressOf(r), role: 'replica', client: replica }
+              : { address: addressOf(r), role: 'replica', error: this.#lastError ?? 'not connected' };
+          }),
+        ];
+      case 'sentinel': {
+        const primary = client.getMasterNode?.() as { host: string; port: number } | undefined;
+        const address = primary ? `${primary.host}:${primary.port}` : `${loc.masterName} (via Sentinel)`;
+        return [{ address, role: 'primary', client }];
+      }
+      case 'standalone':
+        return [{ address: addressOf(loc), role: 'primary', client }];
+      default:
+        return [{ address: this.name, role: 'primary', client }];
+    }
+  }
+
+  /** Clients of Cluster replicas, made on demand for `servers()` (node-redis tracks none with useReplicas off). */
+  #replicaClients = new Map<string, RedisCommands>();
+
+  /** The Cluster's replicas (from CLUSTER NODES), each with a client of its own when it answers. */
+  async #clusterReplicas(loc: Extract<RedisLocation, { kind: 'cluster' }>): Promise<ServerNode[]> {
+    const text = String(await this.send(['CLUSTER', 'NODES']));
+    const replicas: Array<{ address: string; host: string; port: number }> = [];
+    for (const line of text.split('\n')) {
+      // <id> <ip:port@cport[,hostname]> <flags> <primary id> …
+      const [, endpoint, flags] = line.split(' ');
+      if (!endpoint || !flags?.split(',').includes('slave')) continue;
+      const address = endpoint.split(/[@,]/)[0]!;
+      const colon = address.lastIndexOf(':');
+      replicas.push({ address, host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
+    }
+    return Promise.all(
+      replicas.map(async ({ address, host, port }): Promise<ServerNode> => {
+        let client = this.#replicaClients.get(address);
+        if (!client) {
+          const { kind: _, nodes: __, ...common } = loc;
+          client = this.#standalone({ ...common, kind: 'standalone', host, port, db: 0, poolSize: 1 });
+          this.#replicaClients.set(address, client);
+          let timer: NodeJS.Timeout | undefined;
+          try {
+            await Promise.race([
+              client.connect(),
+              new Promise((_, reject) => {
+                timer = setTimeout(
+                  () => reject(new Error(`not connected within ${loc.connectTimeout} ms`)),
+                  loc.connectTimeout,
+                );
+              }),
+            ]);
+          } catch (error) {
+            this.#replicaClients.delete(address);
+            client.destroy?.();
+            return { address, role: 'replica', error: (error as Error).message };
+          } finally {
+            clearTimeout(timer);
+          }
+        }
+        return { address, role: 'replica', client };
+      }),
+    );
+  }
+
+  /** Sends a raw command to one server from `servers()`, under this connection's deadline. */
+  sendTo<T = unknown>(server: ServerNode, args: string[], timeout = this.commandTimeout): Promise<T> {
+    const client = server.client;
+    if (!client)
+      return Promise.reject(new BackendUnavailableError(server.address, server.error ?? 'not connected'));
+    const sentinel = this.topology === 'sentinel';
+    return this.run(
+      (c) => (sentinel ? c.sendCommand(false, args) : c.sendCommand(args)),
+      false,
+      timeout,
+      false,
+      client,
+    );
   }
 
   /** Listens for RESP3 tracking invalidations (`null` = flush everything). */
@@ -393,9 +565,10 @@ export class RedisConnection {
     this.#closed = true;
     this.#ready = false;
     const owned = this.location.kind !== 'external';
-    const all = [...this.#clients, ...this.#replicas];
+    const all = [...this.#clients, ...this.#replicas, ...this.#replicaClients.values()];
     this.#clients = [];
     this.#replicas = [];
+    this.#replicaClients.clear();
     this.deadlines.stop();
     clearInterval(this.#sweepTimer);
     this.#sweepTimer = undefined;
@@ -637,6 +810,8 @@ export class RedisConnection {
     }
   }
 }
+
+const roundMs = (ms: number) => Math.round(ms * 1000) / 1000;
 
 function addressOf(loc: StandaloneLocation): string {
   return loc.path ?? `${loc.host}:${loc.port}`;

@@ -71,9 +71,28 @@ export class ConnectionManager {
     return [...this.#byKey.values(), ...[...this.#hubs.values()].flatMap((h) => h.connections())];
   }
 
-  /** Health of every connection made so far, each with a measured PING round trip. */
-  health(): Promise<ConnectionHealth[]> {
-    return Promise.all(this.connections().map((c) => c.health()));
+  /**
+   * Health of every connection made so far, each with a measured PING round trip and its
+   * role; `describe` may add fields from the connection (`larder.health()` adds `required`).
+   */
+  health(
+    describe: (conn: RedisConnection) => Partial<ConnectionHealth> = () => ({}),
+  ): Promise<ConnectionHealth[]> {
+    const roles: Array<[RedisConnection, ConnectionRole]> = [
+      ...[...this.#byKey].map(([key, c]): [RedisConnection, ConnectionRole] => [
+        c,
+        key.slice(0, key.indexOf('|')) as ConnectionRole,
+      ]),
+      ...[...this.#hubs.values()].flatMap((h) =>
+        h.connections().map((c): [RedisConnection, ConnectionRole] => [c, 'tracking']),
+      ),
+    ];
+    return Promise.all(roles.map(async ([c, role]) => ({ ...(await c.health()), role, ...describe(c) })));
+  }
+
+  /** The key under which connections to `location` are shared (one per server set and credentials). */
+  identity(location: RedisLocation): string {
+    return this.#identity(location);
   }
 
   /** Quits every connection; afterwards no socket or timer of larder's is left open. */
