@@ -120,6 +120,29 @@ export class SessionManager {
     };
   }
 
+  /**
+   * How many sessions the engine holds now (`larder sessions count`): a SCAN on Redis (every
+   * Cluster primary), the map's live entries in memory, a scan of the cache's keys on the
+   * cache engine. Signed-cookie sessions live in browsers and cannot be counted.
+   *
+   * @example console.log(await larder.sessions.count(), 'sessions');
+   */
+  async count(options: { onProgress?: (n: number) => void } = {}): Promise<number> {
+    const store = this.store;
+    if (store.kind !== 'server' || (!store.count && !store.ids)) {
+      throw new LarderError(
+        `sessions.count needs sessions kept on the server; engine '${this.config.engine}' keeps them in the browser's cookie.`,
+      );
+    }
+    if (store.count) return store.count(options.onProgress);
+    let total = 0;
+    for await (const _ of store.ids!()) {
+      total += 1;
+      options.onProgress?.(1);
+    }
+    return total;
+  }
+
   async close(): Promise<void> {
     if (this.store.kind === 'server') await this.store.close?.();
   }

@@ -97,6 +97,12 @@ export interface ServerSessionStore {
   ids?(): AsyncIterable<string>;
 
   /**
+   * How many sessions are stored (`larder sessions count`): SCAN on Redis (every Cluster
+   * primary), the live entries in memory. Not for hot paths. `onProgress` gets each batch's count.
+   */
+  count?(onProgress?: (n: number) => void): Promise<number>;
+
+  /**
    * The per-user index: record `id` under `userId` (login), drop it (logout), list the
    * user's live sessions. Optional: a store without it makes `forUser` throw.
    */

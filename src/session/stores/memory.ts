@@ -124,6 +124,11 @@ export function memorySessionStore(options: MemorySessionStoreOptions = {}): Ser
     async *ids() {
       for (const id of [...sessions.keys()]) if (live(id)) yield id;
     },
+    async count(onProgress) {
+      sweep();
+      onProgress?.(sessions.size);
+      return sessions.size;
+    },
     index: {
       async add(userId, id) {
         const ids = users.get(userId) ?? new Set<string>();

@@ -208,6 +208,26 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
     async destroy(id) {
       return (await conn.send<number>(['DEL', keyOf(id)], { key: keyOf(id) })) === 1;
     },
+    async count(onProgress) {
+      let total = 0;
+      for (const node of await conn.nodes()) {
+        let cursor = '0';
+        do {
+          // TYPE hash: the per-user indexes (`<prefix>:user:<id>`) are sorted sets.
+          const reply: { cursor: string | number; keys: string[] } = await conn.run(
+            (c) => c.scan(cursor, { MATCH: `${escapeGlob(prefix)}:*`, COUNT: 1000, TYPE: 'hash' }),
+            false,
+            undefined,
+            false,
+            node,
+          );
+          cursor = String(reply.cursor);
+          total += reply.keys.length;
+          if (reply.keys.length > 0) onProgress?.(reply.keys.length);
+        } while (cursor !== '0');
+      }
+      return total;
+    },
     async *ids() {
       const skip = prefix.length + 1;
       for (const node of await conn.nodes()) {
