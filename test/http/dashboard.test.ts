@@ -16,7 +16,9 @@ import * as fastifyAdapter from '../../src/adapters/fastify.js';
 import * as honoAdapter from '../../src/adapters/hono.js';
 import { ConfigError } from '../../src/errors.js';
 import type { DashboardFrame } from '../../src/http/dashboard/index.js';
+import { frameBetween, quantile } from '../../src/http/dashboard/rates.js';
 import { createLarder, type Larder } from '../../src/larder.js';
+import { LATENCY_BUCKETS_MS, type MetricsSnapshot, type OpStats } from '../../src/metrics/types.js';
 import { openSse } from '../realtime/sse-client.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 
@@ -203,24 +205,28 @@ for (const framework of FRAMEWORKS) {
         await client.waitFor(1, 10_000);
         const first = JSON.parse(client.events[0].data) as DashboardFrame;
         assert.equal(first.dashboardClients, 1);
+        // Frames from now on: the traffic below lands in one of them.
+        const seen = client.events.length;
         const cache = larder.cache();
         for (let i = 0; i < 30; i++) await cache.set(`k${i}`, i);
         for (let i = 0; i < 40; i++) await cache.get(`k${i}`);
-        const seen = client.events.length;
-        await client.waitFor(
-          (c) =>
-            c.events
-              .slice(seen)
-              .some((e) => (JSON.parse(e.data) as DashboardFrame).caches.default?.opsPerSec > 0),
-          10_000,
-        );
-        const busy = client.events
-          .slice(seen)
-          .map((e) => JSON.parse(e.data) as DashboardFrame)
-          .find((f) => f.caches.default?.opsPerSec > 0)!;
+        const limiter = larder.rateLimiter({ name: `dash-${framework}`, limit: 2, window: '1m' });
+        for (let i = 0; i < 5; i++) await limiter.consume('someone');
+        const frames = () => client.events.slice(seen).map((e) => JSON.parse(e.data) as DashboardFrame);
+        const counted = (f: DashboardFrame) => f.caches.default?.opsPerSec > 0;
+        await client.waitFor(() => frames().some(counted), 10_000);
+        const busy = frames().find(counted)!;
         assert.ok(busy.caches.default.hits >= 30, `hits since start: ${busy.caches.default.hits}`);
         assert.ok(busy.caches.default.misses >= 10);
         assert.ok(busy.caches.default.p50Ms !== null && busy.caches.default.p50Ms > 0);
+        assert.ok(busy.caches.default.hitRatio !== null && busy.caches.default.hitRatio > 0);
+        // The denials are in a frame too (the same one, or the next if the tick fell between).
+        await client.waitFor(
+          () => frames().some((f) => f.rateLimits[`dash-${framework}`]?.deniedPerSec > 0),
+          10_000,
+        );
+        const limited = frames().find((f) => f.rateLimits[`dash-${framework}`]?.deniedPerSec > 0)!;
+        assert.ok(limited.rateLimits[`dash-${framework}`].allowedPerSec > 0);
       } finally {
         client.close();
       }
@@ -237,6 +243,62 @@ for (const framework of FRAMEWORKS) {
     });
   });
 }
+
+describe('dashboard rates', () => {
+  const op = (count: number, bucket: number): OpStats => {
+    const buckets = new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
+    buckets[bucket] = count;
+    return { count, errors: 0, sumMs: 0, buckets };
+  };
+  const snapshot = (at: number, gets: number, hits: number, misses: number): MetricsSnapshot => ({
+    at,
+    since: 0,
+    caches: {
+      c: {
+        hits,
+        misses,
+        localHits: 0,
+        staleHits: 0,
+        errors: 0,
+        decodeErrors: 0,
+        hitRatio: null,
+        ops: { get: op(gets, 4) },
+      },
+    },
+    sessions: { created: 0, loads: 0, writes: 0, deleted: 0, errors: 0, ops: {} },
+    rateLimits: { api: { allowed: 10, denied: gets, degraded: 0, ops: {} } },
+    tasks: {},
+    pubsub: { published: 0, delivered: 0, events: 0, sseClients: 2 },
+  });
+
+  test('quantiles interpolate inside the bucket that holds them; +Inf is the last bound; empty is null', () => {
+    const buckets = new Array(LATENCY_BUCKETS_MS.length + 1).fill(0);
+    assert.equal(quantile(buckets, 0.5), null);
+    buckets[4] = 10; // (0.5, 1] ms
+    assert.equal(quantile(buckets, 0.5), 0.75);
+    assert.equal(quantile(buckets, 1), 1);
+    buckets[LATENCY_BUCKETS_MS.length] = 90; // +Inf
+    assert.equal(quantile(buckets, 0.99), 5000);
+    assert.equal(quantile(buckets, 0.05), 0.75);
+  });
+
+  test('a frame is the difference of two snapshots per second; a counter that went down counts from zero', () => {
+    const frame = frameBetween(snapshot(1000, 100, 60, 40), snapshot(3000, 300, 210, 90));
+    assert.equal(frame.intervalMs, 2000);
+    assert.equal(frame.caches.c.opsPerSec, 100);
+    assert.equal(frame.caches.c.hitRatio, 0.75);
+    assert.equal(frame.caches.c.p50Ms, 0.75);
+    assert.equal(frame.rateLimits.api.deniedPerSec, 100);
+    assert.equal(frame.rateLimits.api.allowedPerSec, 0);
+    assert.equal(frame.pubsub.sseClients, 2);
+    const restarted = frameBetween(snapshot(1000, 300, 210, 90), snapshot(2000, 50, 10, 0));
+    assert.equal(restarted.caches.c.opsPerSec, 50);
+    assert.equal(restarted.caches.c.hitRatio, 1);
+    const sinceStart = frameBetween(undefined, snapshot(4000, 400, 0, 0));
+    assert.equal(sinceStart.caches.c.opsPerSec, 100);
+    assert.equal(sinceStart.caches.c.hitRatio, null);
+  });
+});
 
 describe('dashboard /info and /keys on Redis', () => {
   let standalone: Larder;
