@@ -1,7 +1,8 @@
 /**
- * @module bench/run — `npm run bench [-- <filter>...] [--runs=N] [--duration=MS] [--warmup=MS]`:
+ * @module bench/run — `npm run bench [-- <filter>...] [--runs=N] [--duration=MS] [--warmup=MS] [--list]`:
  * runs every registered benchmark named by a filter (exactly, else whose name contains it; all of them without
- * a filter), prints its tables, and writes its raw results to `.bench-results/<name>.json`.
+ * a filter), prints its tables, and writes its raw results to `.bench-results/<name>.json`. `--list` prints
+ * the names a filter selects and runs nothing.
  *
  * To add a benchmark: a `bench/<name>.ts` exporting `run(options): Promise<BenchResult>`
  * (see `bench/support.ts`), and one line in `BENCHMARKS`.
@@ -25,30 +26,33 @@ const BENCHMARKS: Array<{ name: string; module: () => Promise<BenchModule> }> = 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const RESULTS_DIR = path.join(ROOT, '.bench-results');
 
-const USAGE = 'usage: npm run bench [-- <name filter>... [--runs=N] [--duration=MS] [--warmup=MS]]';
+const USAGE = 'usage: npm run bench [-- <name filter>... [--runs=N] [--duration=MS] [--warmup=MS] [--list]]';
 
 /** A bad command line: printed without a stack trace. */
 class UsageError extends Error {}
 
-function parseArgs(argv: string[]): { filters: string[]; options: BenchOptions } {
+function parseArgs(argv: string[]): { filters: string[]; options: BenchOptions; list: boolean } {
   const filters: string[] = [];
   const options: BenchOptions = {};
+  let list = false;
   const flags = { runs: 'runs', duration: 'durationMs', warmup: 'warmupMs' } as const;
   for (const arg of argv) {
     const flag = /^--(\w+)=(\d+)$/.exec(arg);
     if (flag && flag[1]! in flags) {
       options[flags[flag[1] as keyof typeof flags]] = Number(flag[2]);
+    } else if (arg === '--list') {
+      list = true;
     } else if (arg.startsWith('-')) {
       throw new UsageError(`unknown option ${arg}\n${USAGE}`);
     } else {
       filters.push(arg);
     }
   }
-  return { filters, options };
+  return { filters, options, list };
 }
 
 async function main(): Promise<void> {
-  const { filters, options } = parseArgs(process.argv.slice(2));
+  const { filters, options, list } = parseArgs(process.argv.slice(2));
   // A filter that names a benchmark exactly selects only it ('cache' is not 'page-cache').
   const matches = (name: string, f: string) =>
     BENCHMARKS.some((b) => b.name === f) ? name === f : name.includes(f);
@@ -57,6 +61,10 @@ async function main(): Promise<void> {
     throw new UsageError(
       `no benchmark matches ${filters.map((f) => `'${f}'`).join(', ')}; known: ${BENCHMARKS.map((b) => b.name).join(', ')}\n${USAGE}`,
     );
+  }
+  if (list) {
+    for (const bench of selected) console.log(bench.name);
+    return;
   }
   await mkdir(RESULTS_DIR, { recursive: true });
   for (const bench of selected) {

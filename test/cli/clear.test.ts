@@ -1,0 +1,78 @@
+/**
+ * `larder clear` against a real server: it refuses without --yes, deletes only the named
+ * cache's keys (every version; other caches and unrelated keys survive, read back), says
+ * how many went, and without --cache clears every Redis cache and skips in-process ones.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLarder, type Larder } from '../../src/larder.js';
+import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
+import { configFor } from './fixtures/config.mjs';
+import { CONFIG_MODULE, larder } from './support.js';
+
+describe('larder clear (standalone)', () => {
+  const url = redisUrlFor('standalone')!;
+  const prefix = uniquePrefix('cli-clear');
+  const env = { CLI_TEST_REDIS: url, CLI_TEST_PREFIX: prefix };
+  const unrelated = `${prefix}-pages-unrelated`;
+  let app: Larder;
+
+  before(async () => {
+    app = createLarder(configFor(url, prefix));
+    const pages = app.cache('pages');
+    await pages.set('home', 'h');
+    await pages.set('about', 'a');
+    await pages.set('old', 'o', { version: 2 });
+    await app.cache('carts').set('cart:1', ['sku']);
+    await app.cache('default').set('kept', 1);
+    // Shares the cache's prefix text but is not one of its keys (no version part).
+    await app.connection().send(['SET', unrelated, 'x']);
+  });
+
+  after(async () => {
+    await app.connection().send(['DEL', unrelated]);
+    await app.close();
+  });
+
+  test('without --yes nothing is deleted: exit 2 and how to confirm', async () => {
+    const run = await larder(['--config', CONFIG_MODULE, 'clear', '--cache', 'pages'], env);
+    assert.equal(run.code, 2);
+    assert.match(
+      run.stderr,
+      /deletes every key of cache 'pages'\. Nothing was deleted; run it again with --yes/,
+    );
+    assert.equal(await app.cache('pages').get('home'), 'h');
+  });
+
+  test('--cache pages --yes deletes that cache only, every version, and says how many', async () => {
+    const run = await larder(['--config', CONFIG_MODULE, 'clear', '--cache', 'pages', '--yes'], env);
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stdout, /^cleared cache 'pages': 3 keys \(redis:\/\/127\.0\.0\.1:\d+\/0\)$/m);
+    assert.equal(await app.cache('pages').get('home'), undefined);
+    assert.equal(await app.cache('pages').get('old', undefined, { version: 2 }), undefined);
+    assert.deepEqual(await app.cache('carts').get('cart:1'), ['sku']);
+    assert.equal(await app.cache('default').get('kept'), 1);
+    assert.equal(await app.connection().send(['GET', unrelated]), 'x');
+  });
+
+  test('without --cache: every Redis cache, in-process ones skipped (--json)', async () => {
+    const run = await larder(['--config', CONFIG_MODULE, '--json', 'clear', '-y'], env);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout);
+    assert.deepEqual(
+      report.cleared.map((c: any) => [c.cache, c.keys]),
+      [
+        ['default', 1],
+        ['pages', 0],
+        ['carts', 1],
+      ],
+    );
+    assert.deepEqual(
+      report.skipped.map((s: any) => s.cache),
+      ['local'],
+    );
+    assert.equal(await app.cache('carts').get('cart:1'), undefined);
+    assert.equal(await app.cache('default').get('kept'), undefined);
+    assert.equal(await app.connection().send(['GET', unrelated]), 'x');
+  });
+});

@@ -1,0 +1,48 @@
+/**
+ * @module Runs the built `larder` CLI (`node dist/cli/index.js`, built by `npm test`) as a
+ * child process and collects what it printed and its exit code.
+ */
+import { spawn } from 'node:child_process';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
+export const CONFIG_MODULE = 'test/cli/fixtures/config.mjs';
+export const LARDER_MODULE = 'test/cli/fixtures/larder.mjs';
+
+/** What one run of the CLI printed, and how it exited. */
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `larder ...args` with the test's environment minus any Redis URL, plus `env`.
+ * @example const { code, stdout } = await larder(['keys', 'a*'], { REDIS_URL: url });
+ */
+export function larder(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+  const base = { ...process.env };
+  delete base.REDIS_URL;
+  delete base.LARDER_REDIS_URL;
+  const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/index.js'), ...args], {
+    cwd: ROOT,
+    env: { ...base, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+/** The non-empty lines of `text`. */
+export const lines = (text: string) => text.split('\n').filter((l) => l !== '');
