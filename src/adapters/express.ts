@@ -285,11 +285,13 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
         }
         const at = req.url.indexOf('?');
         const query = new URLSearchParams(at >= 0 ? req.url.slice(at + 1) : '');
-        board.handle({ raw: req, path: req.path, query, base: req.baseUrl }).then((answer) => {
-          if (answer === undefined) next();
-          else if (answer.kind === 'stream') startOnNodeResponse(answer, res);
-          else res.status(answer.response.status).set(answer.response.headers).send(answer.response.body);
-        }, next);
+        board
+          .handle({ raw: req, path: req.path, query, base: req.baseUrl, head: req.method === 'HEAD' })
+          .then((answer) => {
+            if (answer === undefined) next();
+            else if (answer.kind === 'stream') startOnNodeResponse(answer, res);
+            else res.status(answer.response.status).set(answer.response.headers).send(answer.response.body);
+          }, next);
       };
     },
   };

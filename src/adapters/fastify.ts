@@ -326,7 +326,8 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
           const at = request.url.indexOf('?');
           const path = (at >= 0 ? request.url.slice(0, at) : request.url).slice(base.length) || '/';
           const query = new URLSearchParams(at >= 0 ? request.url.slice(at + 1) : '');
-          const answer = await board.handle({ raw: request, path, query, base });
+          const head = request.method === 'HEAD';
+          const answer = await board.handle({ raw: request, path, query, base, head });
           if (answer === undefined) return reply.callNotFound();
           if (answer.kind === 'response') {
             const { status, headers, body } = answer.response;

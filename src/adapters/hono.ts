@@ -281,15 +281,23 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       const serve = (c: Context, path: string) => {
         const full = c.req.path;
         const base = full.endsWith(path) ? full.slice(0, full.length - path.length) : full;
-        return board.handle({ raw: c, path, query: new URL(c.req.url).searchParams, base }).then((answer) => {
-          if (answer === undefined) return c.notFound();
-          if (answer.kind === 'response') {
-            const { status, headers, body } = answer.response;
-            return new Response(body, { status, headers });
-          }
-          const outgoing = (c.env as { outgoing?: { writableLength?: number } } | undefined)?.outgoing;
-          return new Response(webEventBody(answer, outgoing), { status: 200, headers: answer.headers });
-        });
+        return board
+          .handle({
+            raw: c,
+            path,
+            query: new URL(c.req.url).searchParams,
+            base,
+            head: c.req.method === 'HEAD',
+          })
+          .then((answer) => {
+            if (answer === undefined) return c.notFound();
+            if (answer.kind === 'response') {
+              const { status, headers, body } = answer.response;
+              return new Response(body, { status, headers });
+            }
+            const outgoing = (c.env as { outgoing?: { writableLength?: number } } | undefined)?.outgoing;
+            return new Response(webEventBody(answer, outgoing), { status: 200, headers: answer.headers });
+          });
       };
       const routes = new Hono();
       routes.get('/', (c) => serve(c, c.req.path.endsWith('/') ? '/' : ''));

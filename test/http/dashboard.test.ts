@@ -193,6 +193,9 @@ for (const framework of FRAMEWORKS) {
         )
       ).text();
       assert.match(uplot, /uPlot/);
+      const head = await fetch(`${served.base}/ops/stream`, { method: 'HEAD', headers: STAFF });
+      assert.equal(head.status, 200);
+      assert.match(head.headers.get('content-type') ?? '', /^text\/event-stream/);
       const missing = await fetch(`${served.base}/ops/assets/nope.js`, { headers: STAFF });
       assert.equal(missing.status, 404);
     });
@@ -205,6 +208,7 @@ for (const framework of FRAMEWORKS) {
         await client.waitFor(1, 10_000);
         const first = JSON.parse(client.events[0].data) as DashboardFrame;
         assert.equal(first.dashboardClients, 1);
+        assert.equal(typeof first.sessions.count, 'number', 'larder.sessions.count() is shown');
         // Frames from now on: the traffic below lands in one of them.
         const seen = client.events.length;
         const cache = larder.cache();

@@ -50,6 +50,8 @@ export interface DashboardRequest<Req> {
   query: URLSearchParams;
   /** Where the dashboard is mounted (`/ops`), for the page's links. */
   base: string;
+  /** A HEAD request: `/stream` answers its headers and opens no stream. */
+  head?: boolean;
 }
 
 /** What the core answers: a response, or the `/stream` event stream to start (as `web.events()`). */
@@ -125,6 +127,8 @@ export class Dashboard<Req> {
     if (asset !== undefined) return respond(this.#asset(asset));
     switch (path) {
       case '/stream':
+        // A HEAD has no body to stream into; opening one would leave a follower nobody reads.
+        if (request.head) return respond({ status: 200, headers: { ...EVENT_STREAM_HEADERS }, body: '' });
         return this.#stream();
       case '/info':
         return respond(json(await redisInfo(this.#larder)));
