@@ -69,7 +69,8 @@ function figure(id: string, label: string, value: string): string {
 }
 
 function chart(id: string, caption: string): string {
-  return `<figure><figcaption>${escapeHtml(caption)}</figcaption><div class="chart" id="${id}"></div></figure>`;
+  // The script replaces the note with the chart once a series has a value.
+  return `<figure><figcaption>${escapeHtml(caption)}</figcaption><div class="chart" id="${id}"><p class="note">No data yet.</p></div></figure>`;
 }
 
 function infoSection(info: InfoReport): string {
