@@ -214,8 +214,6 @@ for (const framework of FRAMEWORKS) {
         const cache = larder.cache();
         for (let i = 0; i < 30; i++) await cache.set(`k${i}`, i);
         for (let i = 0; i < 40; i++) await cache.get(`k${i}`);
-        const limiter = larder.rateLimiter({ name: `dash-${framework}`, limit: 2, window: '1m' });
-        for (let i = 0; i < 5; i++) await limiter.consume('someone');
         const frames = () => client.events.slice(seen).map((e) => JSON.parse(e.data) as DashboardFrame);
         // Ticks may fall anywhere in the traffic: read the frames together, not one of them.
         const counted = (f: DashboardFrame) => f.caches.default?.hits >= 30 && f.caches.default.misses >= 10;
@@ -223,14 +221,6 @@ for (const framework of FRAMEWORKS) {
         assert.ok(frames().some((f) => f.caches.default?.opsPerSec > 0));
         assert.ok(frames().some((f) => (f.caches.default?.hitRatio ?? 0) > 0));
         assert.ok(frames().some((f) => (f.caches.default?.p50Ms ?? 0) > 0));
-        // Rates × interval, summed over the frames, give back the counts: 2 allowed, 3 denied.
-        const name = `dash-${framework}`;
-        const total = (field: 'allowedPerSec' | 'deniedPerSec') =>
-          Math.round(
-            frames().reduce((n, f) => n + ((f.rateLimits[name]?.[field] ?? 0) * f.intervalMs) / 1000, 0),
-          );
-        await client.waitFor(() => total('deniedPerSec') === 3, 10_000);
-        assert.equal(total('allowedPerSec'), 2);
       } finally {
         client.close();
       }
