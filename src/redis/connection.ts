@@ -473,12 +473,16 @@ export class RedisConnection {
       case 'replicas':
         return [
           { address: addressOf(loc.primary), role: 'primary', client },
-          ...loc.replicas.map((r, i): ServerNode => {
-            const replica = this.#replicas[i];
-            return replica?.isReady
-              ? { address: addressOf(r), role: 'replica', client: replica }
-              : { address: addressOf(r), role: 'replica', error: this.#lastError ?? 'not connected' };
-          }),
+          ...(await Promise.all(
+            loc.replicas.map(async (r, i): Promise<ServerNode> => {
+              const replica = this.#replicas[i];
+              // Replicas connect in the background: the first look waits for one still connecting.
+              const ready = replica && (await this.#firstReady(replica, loc.connectTimeout));
+              return ready
+                ? { address: addressOf(r), role: 'replica', client: replica }
+                : { address: addressOf(r), role: 'replica', error: this.#lastError ?? 'not connected' };
+            }),
+          )),
         ];
       case 'sentinel': {
         const primary = client.getMasterNode?.() as { host: string; port: number } | undefined;
@@ -490,6 +494,28 @@ export class RedisConnection {
       default:
         return [{ address: this.name, role: 'primary', client }];
     }
+  }
+
+  #waited = new WeakSet<object>();
+
+  /**
+   * True when `client` is ready; the first time it is looked at still connecting, waits up
+   * to `ms` for it (later looks answer at once: a replica that went down is not waited for).
+   */
+  #firstReady(client: RedisCommands, ms: number): Promise<boolean> {
+    const first = !this.#waited.has(client);
+    this.#waited.add(client);
+    if (client.isReady || !first) return Promise.resolve(client.isReady === true);
+    return new Promise((resolve) => {
+      const done = (ready: boolean) => {
+        clearTimeout(timer);
+        client.off('ready', onReady);
+        resolve(ready);
+      };
+      const onReady = () => done(true);
+      const timer = setTimeout(() => done(false), ms);
+      client.on('ready', onReady);
+    });
   }
 
   /** Clients of Cluster replicas, made on demand for `servers()` (node-redis tracks none with useReplicas off). */

@@ -17,12 +17,12 @@ test('health route: 200 ok, 200 degraded (optional cache down), 503 down (requir
   const larder = createLarder(
     {
       logger: false,
-      redis: { url: main.url, connectTimeout: '300ms' },
+      redis: { url: main.url, connectTimeout: '2s' },
       caches: {
         default: { backend: 'redis' },
         spare: {
           backend: 'redis',
-          location: { url: spare.url, connectTimeout: '300ms' },
+          location: { url: spare.url, connectTimeout: '2s' },
           ignoreErrors: true,
         },
       },
@@ -42,7 +42,7 @@ test('health route: 200 ok, 200 degraded (optional cache down), 503 down (requir
     body.connections.find((c: any) => c.role === 'commands' && c.name.includes(`:${port}/`));
   try {
     const up = await check();
-    assert.equal(up.status, 200);
+    assert.equal(up.status, 200, JSON.stringify(up.body));
     assert.equal(up.body.status, 'ok');
     const optional = connectionTo(up.body, spare.port);
     assert.equal(optional.required, false);
@@ -52,7 +52,7 @@ test('health route: 200 ok, 200 degraded (optional cache down), 503 down (requir
 
     await spare.stop();
     const degraded = await check();
-    assert.equal(degraded.status, 200, 'a cache that ignores errors keeps serving');
+    assert.equal(degraded.status, 200, JSON.stringify(degraded.body));
     assert.equal(degraded.body.status, 'degraded');
     assert.equal(connectionTo(degraded.body, spare.port).status, 'down');
     assert.equal(connectionTo(degraded.body, main.port).status, 'up');
