@@ -8,9 +8,11 @@
  * backend down, a session that was not the user's, a benchmark that failed); 2 it could not
  * run as asked (bad usage or config, no Redis configured, a server out of reach).
  */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
 import { Command, CommanderError } from 'commander';
 import { LarderError } from '../errors.js';
-import { benchCommand } from './bench.js';
+import { benchCommand, PACKAGE_ROOT } from './bench.js';
 import { clearCommand } from './clear.js';
 import { CliError } from './context.js';
 import { infoCommand } from './info.js';
@@ -19,8 +21,13 @@ import { run } from './run.js';
 import { sessionsCommand } from './sessions.js';
 import { workerCommand } from './worker.js';
 
+const { version } = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
+  version: string;
+};
+
 const program = new Command('larder')
   .description('Inspect and operate a larder deployment.')
+  .version(version, '-V, --version')
   .option(
     '-c, --config <module>',
     'module whose default export is a Larder or a Larder config (default: REDIS_URL)',

@@ -19,3 +19,11 @@ test('bench with a filter that matches nothing fails with the known names', asyn
   assert.equal(run.code, 1);
   assert.match(run.stderr, /no benchmark matches 'no-such-bench'; known: cache, /);
 });
+
+test('--version prints the package version', async () => {
+  const { readFileSync } = await import('node:fs');
+  const { version } = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8'));
+  const run = await larder(['--version']);
+  assert.equal(run.code, 0);
+  assert.equal(run.stdout, `${version}\n`);
+});
