@@ -164,6 +164,15 @@ export interface SessionsConfig {
   /** Refresh the expiry of an unmodified session at most this often. @default 60 s (at most maxAge / 2) */
   touchAfter?: Duration;
   cookie?: SessionCookieConfig;
+  /**
+   * Engine 'redis' only. `'async'`: a write is acknowledged once the primary has it (Redis
+   * replicates in the background, so a failover can lose the last writes). `'replicated'`:
+   * each write is followed by `WAIT 1 <commandTimeout>` on the same socket and acknowledged
+   * only when at least one replica has it; otherwise it fails with a
+   * `BackendUnavailableError` (HTTP 503), so the client knows it may not survive a failover.
+   * @default 'async'
+   */
+  durability?: 'async' | 'replicated';
 }
 
 /**
@@ -286,6 +295,7 @@ export interface ResolvedSessionsConfig {
   maxBytes: number;
   touchAfter: number;
   cookie: Required<Omit<SessionCookieConfig, 'domain' | 'maxAge'>> & { domain?: string; maxAge: number };
+  durability: 'async' | 'replicated';
 }
 
 /**
@@ -496,6 +506,7 @@ const sessionsSchema = z.strictObject({
   expireAtBrowserClose: bool.optional(),
   maxBytes: posInt('a whole number of bytes greater than 0').optional(),
   touchAfter: duration({ allowZero: true }).optional(),
+  durability: z.enum(['async', 'replicated']).optional(),
   cookie: z
     .strictObject({
       name: z
@@ -887,6 +898,13 @@ function resolveSessions(
     }
   }
 
+  if (s.durability === 'replicated' && engine !== 'redis') {
+    throw new ConfigError(
+      'sessions.durability',
+      s.durability,
+      `'async' for engine '${engine}': only engine 'redis' can wait for a replica (WAIT)`,
+    );
+  }
   const secrets = s.secret === undefined ? [] : typeof s.secret === 'string' ? [s.secret] : s.secret;
   secrets.forEach((value, i) => {
     if (value.length < MIN_SECRET_LENGTH) {
@@ -954,6 +972,7 @@ function resolveSessions(
       httpOnly: c.httpOnly ?? true,
       sameSite,
     },
+    durability: s.durability ?? 'async',
   };
 }
 

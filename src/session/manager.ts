@@ -156,7 +156,20 @@ export function createSessionStore(
 ): SessionStore {
   switch (config.engine) {
     case 'redis':
-      return redisSessionStore({ connection: larder.connection(config.location), prefix: config.prefix });
+      return redisSessionStore({
+        connection: larder.connection(config.location),
+        prefix: config.prefix,
+        durability: config.durability,
+        // A WAIT holds its socket until a replica answers: durable writes get a connection of
+        // their own (a distinct commandTimeout makes a distinct one), off every other command's path.
+        ...(config.durability === 'replicated' && config.location
+          ? {
+              writeConnection: larder.connections.get(config.location, 'commands', {
+                commandTimeout: config.location.commandTimeout,
+              }),
+            }
+          : {}),
+      });
     case 'cache':
       return cacheSessionStore({ cache: larder.cache(config.cache), prefix: config.prefix });
     case 'signed-cookie':

@@ -72,6 +72,7 @@ describe('resolveConfig: the embedded default', () => {
         httpOnly: true,
         sameSite: 'lax',
       },
+      durability: 'async',
     });
     assert.deepEqual(r.rateLimits, {});
     assert.deepEqual(r.tasks, { driver: 'eager', defaultQueue: 'default', prefix: 'larder' });

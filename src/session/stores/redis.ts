@@ -6,9 +6,9 @@
  * or revoke is never recreated by a late request (delete-wins). One key per call, so it
  * runs unchanged on Cluster.
  */
-import { CacheValueError, SessionInterruptedError } from '../../errors.js';
-import type { RedisConnection } from '../../redis/connection.js';
-import { defineScript } from '../../redis/script.js';
+import { BackendUnavailableError, CacheValueError, SessionInterruptedError } from '../../errors.js';
+import type { RedisCommands, RedisConnection } from '../../redis/connection.js';
+import { defineScript, type LuaScript } from '../../redis/script.js';
 import type {
   ServerSessionStore,
   SessionMeta,
@@ -27,6 +27,16 @@ export interface RedisSessionStoreOptions {
   connection: RedisConnection;
   /** Key prefix (Django's `SESSION_REDIS['PREFIX']`). @default 'session' */
   prefix?: string;
+  /**
+   * `'replicated'`: every write is followed by `WAIT 1 <commandTimeout>` on the same socket
+   * and fails with `BackendUnavailableError` unless a replica acknowledged it. @default 'async'
+   */
+  durability?: 'async' | 'replicated';
+  /**
+   * The connection durable writes go over (default: `connection`). A WAIT holds its socket
+   * until a replica answers, so a separate one keeps that wait off every other command.
+   */
+  writeConnection?: RedisConnection;
 }
 
 /** Hash field of each meta entry. */
@@ -117,6 +127,45 @@ return 1`,
 );
 
 /**
+ * Sends `command` and `WAIT 1 <waitMs>` pipelined on one socket — WAIT counts the replicas
+ * that have this connection's last write, so it must follow the write on the same
+ * connection — and resolves the command's reply and the replica count.
+ */
+function sendAndWait<T>(
+  conn: RedisConnection,
+  key: string,
+  command: string[],
+  waitMs: number,
+): Promise<[T, number]> {
+  const wait = ['WAIT', '1', String(waitMs)];
+  const pair = async (send: (args: string[]) => Promise<unknown>): Promise<[T, number]> => {
+    const write = send(command);
+    const acked = send(wait);
+    acked.catch(() => {});
+    return [(await write) as T, Number(await acked)];
+  };
+  // The deadline covers the write and the longest the WAIT may hold the socket: its timeout,
+  // which Redis checks at its \`hz\` (10 times a second by default), so up to 100 ms late.
+  const timeout = conn.commandTimeout + waitMs + 100;
+  return conn.run(
+    (c: RedisCommands) => {
+      switch (conn.topology) {
+        case 'cluster':
+          // Both carry the session key, so both go to the node that owns it.
+          return pair((args) => c.sendCommand(key, false, args));
+        case 'sentinel':
+          // The master pool may hold several sockets: lease one for the pair.
+          return c.use((leased: RedisCommands) => pair((args) => leased.sendCommand(false, args)));
+        default:
+          return pair((args) => c.sendCommand(args));
+      }
+    },
+    false,
+    timeout,
+  );
+}
+
+/**
  * Sessions in Redis hashes.
  *
  * @example
@@ -129,6 +178,51 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
   const userKey = (userId: string) => `${prefix}:user:${userId}`;
   // Sessions are read from the primary: a replica may not have the write a redirect relies on.
   const primary = { readonly: false } as const;
+  const writeConn = options.writeConnection ?? conn;
+  // How long a durable write waits for a replica: the connection's command timeout.
+  const waitMs = conn.commandTimeout;
+
+  /**
+   * A write (`script` with `args`, or `args` as a command) that counts only once a replica
+   * has it. Otherwise it throws; the write itself stays on the primary (WAIT cannot undo it).
+   */
+  const durableWrite = async <T>(
+    key: string,
+    script: LuaScript | undefined,
+    args: Array<string | number>,
+  ) => {
+    const text = args.map(String);
+    // Connected first, so that the time to connect does not eat into the WAIT's budget.
+    if (!writeConn.isReady) await writeConn.ready(writeConn.commandTimeout);
+    let reply: T;
+    let replicas: number;
+    try {
+      const command = script ? ['EVALSHA', script.sha1, '1', key, ...text] : text;
+      [reply, replicas] = await sendAndWait<T>(writeConn, key, command, waitMs);
+    } catch (error) {
+      // A server that lost its scripts (restarted, failed over): once more as EVAL, with
+      // its own deadline, as the WAIT that followed the refused EVALSHA used up the first.
+      if (!script || !String((error as Error)?.message).startsWith('NOSCRIPT')) throw error;
+      [reply, replicas] = await sendAndWait<T>(
+        writeConn,
+        key,
+        ['EVAL', script.source, '1', key, ...text],
+        waitMs,
+      );
+    }
+    if (replicas < 1) {
+      throw new BackendUnavailableError(
+        writeConn.name,
+        `no replica acknowledged the session write within ${waitMs} ms (sessions.durability 'replicated'); ` +
+          'it is on the primary only and may be lost on a failover. Check that a replica is connected (INFO replication).',
+      );
+    }
+    return reply;
+  };
+  const writeWith = <T>(key: string, script: LuaScript | undefined, args: Array<string | number>) => {
+    if (options.durability === 'replicated') return durableWrite<T>(key, script, args);
+    return script ? script.run<T>(conn, [key], args) : conn.send<T>(args.map(String), { key });
+  };
 
   /** Appends `write`'s field/value pairs to set (data, then meta) to `out`. */
   const pushSets = (out: Array<string | number>, write: SessionWrite) => {
@@ -168,7 +262,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
       return { fields, meta: meta as SessionMeta } satisfies StoredSession;
     },
     async create(id, write) {
-      const done = await CREATE.run<number>(conn, [keyOf(id)], pushSets([write.ttl], write));
+      const done = await writeWith<number>(keyOf(id), CREATE, pushSets([write.ttl], write));
       return done === 1;
     },
     async update(id, write) {
@@ -179,17 +273,18 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
       for (const name in meta)
         if (meta[name as keyof SessionMeta] === '') args.push(META[name as keyof SessionMeta]);
       args[2] = args.length - 3;
-      if ((await UPDATE.run<number>(conn, [keyOf(id)], pushSets(args, write))) !== 1)
+      if ((await writeWith<number>(keyOf(id), UPDATE, pushSets(args, write))) !== 1)
         throw new SessionInterruptedError();
     },
     async incr(id, field, delta, write) {
       let text: string | null;
       try {
-        text = await INCR.run<string | null>(
-          conn,
-          [keyOf(id)],
-          [write.ttl, `d:${field}`, delta, write.meta.lastSeen ?? Date.now()],
-        );
+        text = await writeWith<string | null>(keyOf(id), INCR, [
+          write.ttl,
+          `d:${field}`,
+          delta,
+          write.meta.lastSeen ?? Date.now(),
+        ]);
       } catch (error) {
         const message = String((error as Error)?.message);
         if (/not an integer|out of the safe integer range|overflow/.test(message)) {
@@ -206,7 +301,7 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
       return (await TOUCH.run<number>(conn, [keyOf(id)], [ttl, lastSeen])) === 1;
     },
     async destroy(id) {
-      return (await conn.send<number>(['DEL', keyOf(id)], { key: keyOf(id) })) === 1;
+      return (await writeWith<number>(keyOf(id), undefined, ['DEL', keyOf(id)])) === 1;
     },
     async count(onProgress) {
       let total = 0;
