@@ -7,6 +7,8 @@
  * - `raw`: node-redis v6, `commandOptions: { timeout: 0 }`, `JSON.stringify`/`JSON.parse` by hand;
  *   once more with node-redis's default per-command timeout (5 s), to show its cost;
  * - `larder`: `createLarder({ redis: url, caches: { default: { backend: 'redis' } } }).cache()`;
+ *   once more with `metrics: false` in the `get` scenarios, to show what metrics cost (issue 10:
+ *   under 5 %), plus an in-process line (memory backend, no I/O) where that cost weighs most;
  * - `cache-manager`: cache-manager 7 on `@keyv/redis` (`createKeyv(url)`), Keyv's default JSON;
  * - `bentocache`: Bentocache with only its Redis driver as L2 (no memory tier, no bus), on ioredis.
  *
@@ -101,11 +103,19 @@ function rawNodeRedis(url: string, name: string, commandOptions?: { timeout: num
   };
 }
 
-function larder(url: string): Contender {
-  const instance = createLarder({ redis: url, caches: { default: { backend: 'redis' } }, logger: false });
+/** Name of the larder contender with `metrics: false`. */
+const METRICS_OFF = 'larder (metrics off)';
+
+function larder(url: string, metrics = true): Contender {
+  const instance = createLarder({
+    redis: url,
+    caches: { default: { backend: 'redis' } },
+    logger: false,
+    metrics,
+  });
   const cache = instance.cache();
   return {
-    name: 'larder',
+    name: metrics ? 'larder' : METRICS_OFF,
     get: (key) => cache.get(key),
     set: (key, value) => cache.set(key, value, { timeout: TIMEOUT_SECONDS }),
     getMany: async (keys) => (await cache.getMany(keys)).size,
@@ -196,6 +206,7 @@ const RATIOS: Array<[string, string]> = [
   ['larder', 'cache-manager'],
   ['larder', 'bentocache'],
   ['raw (default timeout)', 'raw'],
+  ['larder', METRICS_OFF],
 ];
 
 function scenarioName(op: Op, inFlight: number): string {
@@ -222,15 +233,26 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
 
     const raw = rawNodeRedis(redis.url, 'raw', { timeout: 0 });
     const rawDefault = rawNodeRedis(redis.url, 'raw (default timeout)');
-    contenders.push(raw, larder(redis.url), cacheManager(redis.url), bentocache(redis.port), rawDefault);
+    const larderOff = larder(redis.url, false);
+    contenders.push(
+      raw,
+      larder(redis.url),
+      cacheManager(redis.url),
+      bentocache(redis.port),
+      rawDefault,
+      larderOff,
+    );
     for (const contender of contenders) await prepare(contender);
-    const compared = contenders.filter((c) => c !== rawDefault);
+    const compared = contenders.filter((c) => c !== rawDefault && c !== larderOff);
 
     const scenarios: ScenarioResult[] = [];
     for (const op of OPS) {
       for (const inFlight of IN_FLIGHT) {
-        // The default-timeout client: one line (get, 100 in flight) to show what the timer costs.
-        const here = op === 'get' && inFlight === IN_FLIGHT[0] ? [...compared, rawDefault] : compared;
+        // The default-timeout client: one line (get, 100 in flight) to show what the timer costs;
+        // larder without metrics: both get lines, to show what metrics cost.
+        const here = [...compared];
+        if (op === 'get') here.push(larderOff);
+        if (op === 'get' && inFlight === IN_FLIGHT[0]) here.push(rawDefault);
         const result: ScenarioResult = { op, inFlight, contenders: {}, ratios: {}, notes: [] };
         const ops = here.map((c) => operation(c, op));
         const figures = here.map(() => [] as number[]);
@@ -259,7 +281,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       }
     }
 
-    report(scenarios, physical, log);
+    const inProcess = await metricsInProcess({ runs, durationMs, warmupMs }, log);
+    report(scenarios, physical, inProcess, log);
     return {
       name: 'cache',
       command,
@@ -268,10 +291,63 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       value: VALUE,
       redisBenchmark: physical,
       scenarios,
+      metricsInProcess: inProcess,
     };
   } finally {
     await Promise.allSettled(contenders.map((c) => c.close()));
     await redis.stop();
+  }
+}
+
+/** Figures of the in-process `get` hit with and without metrics. */
+interface InProcessResult {
+  on: number[];
+  off: number[];
+  /** Median of the run-by-run ratios on/off. */
+  ratio: number;
+}
+
+/**
+ * `get` hits on the memory backend, sequential, metrics on and off, interleaved run by run:
+ * no I/O, so the timing and counting are the largest share of a call they will ever be.
+ */
+async function metricsInProcess(
+  settings: { runs: number; durationMs: number; warmupMs: number },
+  log: (line: string) => void,
+): Promise<InProcessResult> {
+  log('  get (hit), in-process (memory backend), sequential, metrics on and off …');
+  const make = (metrics: boolean) =>
+    createLarder({
+      redis: false,
+      caches: { default: { backend: 'memory', maxEntries: 10 * KEY_COUNT } },
+      logger: false,
+      metrics,
+    });
+  const instances = [make(true), make(false)];
+  try {
+    const ops = instances.map((instance) => {
+      const cache = instance.cache();
+      return (i: number) => cache.get(`k${i % KEY_COUNT}`);
+    });
+    for (const [i, instance] of instances.entries()) {
+      const cache = instance.cache();
+      for (let k = 0; k < KEY_COUNT; k++) await cache.set(`k${k}`, VALUE);
+      if (!isDeepStrictEqual(await cache.get(`k${KEY_COUNT - 1}`), VALUE))
+        throw new Error('in-process: the memory cache lost a key the benchmark reads');
+      await measure(`in-process ${i}`, ops[i]!, { inFlight: 1, durationMs: settings.warmupMs });
+    }
+    const figures: [number[], number[]] = [[], []];
+    for (let r = 0; r < settings.runs; r++) {
+      for (let k = 0; k < 2; k++) {
+        const i = (k + r) % 2;
+        figures[i]!.push(
+          await measure(`in-process ${i}`, ops[i]!, { inFlight: 1, durationMs: settings.durationMs }),
+        );
+      }
+    }
+    return { on: figures[0], off: figures[1], ratio: pairedRatio(figures[0], figures[1]) };
+  } finally {
+    await Promise.all(instances.map((instance) => instance.close()));
   }
 }
 
@@ -299,6 +375,7 @@ async function physicalLimit(
 function report(
   scenarios: ScenarioResult[],
   physical: { unpipelined: RedisBenchmarkFigure; pipelined16: RedisBenchmarkFigure },
+  inProcess: InProcessResult,
   log: (line: string) => void,
 ): void {
   const rows: TableRow[] = scenarios.map((s) => ({
@@ -333,6 +410,25 @@ function report(
       `larder get at ${IN_FLIGHT[0]} in flight = ${formatRatio(get.larder?.median, physical.unpipelined.median)} ` +
       'the unpipelined figure',
   );
+  // Issue 10: metrics stay on by default only if they cost under 5 % of a cache get.
+  for (const s of scenarios.filter((x) => x.op === 'get')) {
+    const ratio = s.ratios[`larder/${METRICS_OFF}`];
+    log(
+      `metrics overhead, ${scenarioName(s.op, s.inFlight)}: larder ${formatOps(s.contenders.larder?.median)} ops/s ` +
+        `vs ${formatOps(s.contenders[METRICS_OFF]?.median)} with metrics: false = ${formatRatio(ratio, 1)} ` +
+        `(${overhead(ratio)})`,
+    );
+  }
+  log(
+    `metrics overhead, get (hit), in-process (memory backend), sequential: ${formatOps(median(inProcess.on))} ops/s ` +
+      `vs ${formatOps(median(inProcess.off))} = ${formatRatio(inProcess.ratio, 1)} (${overhead(inProcess.ratio)})`,
+  );
+}
+
+/** `0.97` → `3.0 % slower`; a ratio at or above 1 is within noise of no cost. */
+function overhead(ratio: number | undefined): string {
+  if (ratio === undefined) return 'n/a';
+  return ratio >= 1 ? 'no measurable cost' : `${((1 - ratio) * 100).toFixed(1)} % slower`;
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(path.resolve(process.argv[1])).href) {

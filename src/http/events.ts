@@ -246,6 +246,8 @@ class Stream implements EventSession {
   #sink: EventSink | undefined;
   #timer: NodeJS.Timeout | undefined;
   #closed = false;
+  /** Counted in `larder.metrics`' open SSE connections (from start to close). */
+  #counted = false;
 
   constructor(
     readonly larder: Larder,
@@ -283,6 +285,11 @@ class Stream implements EventSession {
     if (this.#closed) {
       sink.end();
       return;
+    }
+    const metrics = this.larder.metrics.pubsub();
+    if (metrics) {
+      metrics.sseClients++;
+      this.#counted = true;
     }
     this.#write(this.retryMs === undefined ? ':ok\n\n' : `retry: ${this.retryMs}\n\n`);
     if (this.heartbeatMs > 0) {
@@ -361,6 +368,7 @@ class Stream implements EventSession {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#counted) this.larder.metrics.pubsub()!.sseClients--;
     clearInterval(this.#timer);
     for (const follower of this.#followers.values()) follower.stop();
     this.#followers.clear();

@@ -277,8 +277,8 @@ function definitions(): Array<[string, string, Kind, (s: Scrape) => Sample[] | P
 export function createRegistry(metrics: Metrics, options: { defaultMetrics: boolean }): Registry {
   const registry = new Registry();
   let current: Scrape | undefined;
-  // The registry asks every metric in the same tick: they share one snapshot and one
-  // round of queue counts; the next scrape takes new ones.
+  // `registry.metrics()` calls every metric's get() synchronously, one after the other:
+  // they share one snapshot and one round of queue counts; the next scrape takes new ones.
   const scrape = (): Scrape | undefined => {
     if (!metrics.enabled) return undefined;
     if (current === undefined) {
@@ -290,7 +290,7 @@ export function createRegistry(metrics: Metrics, options: { defaultMetrics: bool
           return gauges;
         },
       };
-      setImmediate(() => {
+      queueMicrotask(() => {
         current = undefined;
       });
     }

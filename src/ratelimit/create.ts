@@ -65,7 +65,14 @@ export function createRateLimiter(
       location = config.location;
       rules.push({ ...config, burst: config.burst ?? config.limit });
     });
-    return new RateLimiter({ name: names.join('+'), rules, store: storeFor(larder, location), log });
+    const name = names.join('+');
+    return new RateLimiter({
+      name,
+      rules,
+      store: storeFor(larder, location),
+      log,
+      metrics: larder.metrics.rateLimiter(name),
+    });
   }
   const spec = input as RateLimiterSpec;
   if (spec === null || typeof spec !== 'object') {
@@ -106,6 +113,7 @@ export function createRateLimiter(
     ...(spec.insurance !== undefined ? { insurance: spec.insurance } : {}),
     ...(spec.failOpen !== undefined ? { failOpen: spec.failOpen } : {}),
     log,
+    metrics: larder.metrics.rateLimiter(spec.name),
   });
 }
 

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
 import { BackendUnavailableError, ConfigError, RateLimitedError } from '../errors.js';
+import type { RateLimitCounters } from '../metrics/metrics.js';
 import { isAvailabilityError } from '../redis/connection.js';
 import { memoryRateLimitStore } from './memory.js';
 import type { Algorithm, RateLimitStore, Rule, RuleOutcome } from './store.js';
@@ -83,6 +84,8 @@ export interface RateLimiterOptions extends OutageOptions {
   /** Key prefix. @default 'rl' */
   prefix?: string;
   log?: (message: string) => void;
+  /** Where checks are counted and timed (`larder.metrics.rateLimiter(name)`); absent: not counted. */
+  metrics?: RateLimitCounters;
 }
 
 /**
@@ -103,6 +106,7 @@ export class RateLimiter {
   readonly #maxCost: number;
   readonly #outage: Required<OutageOptions>;
   readonly #log: (message: string) => void;
+  readonly #metrics: RateLimitCounters | undefined;
   #insurance: RateLimitStore | undefined;
   #warnedAt = 0;
 
@@ -115,6 +119,7 @@ export class RateLimiter {
     this.#maxCost = Math.min(...this.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
     this.#outage = { insurance: options.insurance ?? true, failOpen: options.failOpen ?? false };
     this.#log = options.log ?? (() => {});
+    this.#metrics = options.metrics;
   }
 
   /**
@@ -185,22 +190,50 @@ export class RateLimiter {
       );
     }
     const keys = this.#keys(key);
+    const metrics = this.#metrics;
+    const start = metrics === undefined ? 0 : performance.now();
     let pending: Promise<RuleOutcome[]>;
     try {
       pending = Promise.resolve(this.store.consume(keys, this.rules, cost, peek));
     } catch (error) {
-      return this.#failed(keys, cost, peek, error);
+      return this.#failed(keys, cost, peek, error, start);
     }
     return pending.then(
-      (outcomes) => this.#result(outcomes, cost, false),
-      (error: unknown) => this.#failed(keys, cost, peek, error),
+      (outcomes) => {
+        const result = this.#result(outcomes, cost, false);
+        if (metrics !== undefined) count(metrics, peek, start, result);
+        return result;
+      },
+      (error: unknown) => this.#failed(keys, cost, peek, error, start),
     );
   }
 
   /** The store failed: an outage is answered by the outage policy, anything else is thrown. */
-  #failed(keys: string[], cost: number, peek: boolean, error: unknown): Promise<RateLimitResult> {
-    if (!isAvailabilityError(error) || this.store.name === 'memory') return Promise.reject(error);
-    return this.#degraded(keys, cost, peek, error);
+  #failed(
+    keys: string[],
+    cost: number,
+    peek: boolean,
+    error: unknown,
+    start: number,
+  ): Promise<RateLimitResult> {
+    const answer =
+      !isAvailabilityError(error) || this.store.name === 'memory'
+        ? Promise.reject(error)
+        : this.#degraded(keys, cost, peek, error);
+    const metrics = this.#metrics;
+    if (metrics === undefined) return answer;
+    const timer = peek ? metrics.peek : metrics.consume;
+    timer.fail();
+    return answer.then(
+      (result) => {
+        count(metrics, peek, start, result);
+        return result;
+      },
+      (thrown: unknown) => {
+        timer.done(start);
+        throw thrown;
+      },
+    );
   }
 
   async #degraded(keys: string[], cost: number, peek: boolean, error: unknown): Promise<RateLimitResult> {
@@ -298,6 +331,18 @@ export class RateLimiter {
       degraded,
     };
   }
+}
+
+/** Records one finished check: its time, and for a consume whether it passed. */
+function count(metrics: RateLimitCounters, peek: boolean, start: number, result: RateLimitResult): void {
+  if (result.degraded) metrics.degraded++;
+  if (peek) {
+    metrics.peek.done(start);
+    return;
+  }
+  metrics.consume.done(start);
+  if (result.allowed) metrics.allowed++;
+  else metrics.denied++;
 }
 
 /**

@@ -15,11 +15,12 @@ import { redisBroker, redisEventLog } from './redis.js';
 export function createPubSub(larder: Larder): PubSub {
   const { location, streamMaxLen } = larder.config.pubsub;
   const log = (level: 'info' | 'warn' | 'error', message: string) => larder.log(level, message);
+  const metrics = larder.metrics.pubsub();
   if (!location) {
     const broker = memoryBroker();
-    return new PubSub(broker, memoryEventLog(broker, { maxLen: streamMaxLen }), log);
+    return new PubSub(broker, memoryEventLog(broker, { maxLen: streamMaxLen }), log, metrics);
   }
   const commands = larder.connection(location);
   const broker = redisBroker(commands, larder.connection(location, 'subscriber'));
-  return new PubSub(broker, redisEventLog(commands, { maxLen: streamMaxLen }), log);
+  return new PubSub(broker, redisEventLog(commands, { maxLen: streamMaxLen }), log, metrics);
 }

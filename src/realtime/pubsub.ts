@@ -7,6 +7,7 @@
  * with one SUBSCRIBE per channel) — and the drivers translate (`broker.ts`).
  */
 import { PubSubError, SerializationError } from '../errors.js';
+import type { PubSubMetrics } from '../metrics/types.js';
 import type { Broker, EventLog, StoredEvent, SubscriptionKind } from './broker.js';
 import { Feeds } from './feeds.js';
 import { compareIds, parseId } from './ids.js';
@@ -101,14 +102,18 @@ export class PubSub {
   readonly feeds: Feeds;
   #entries = new Map<string, Entry>();
   #log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  readonly #metrics: PubSubMetrics | undefined;
   #closed = false;
 
+  /** `metrics`: the counters `larder.metrics` reads (published, delivered, events); absent: not counted. */
   constructor(
     readonly broker: Broker,
     readonly eventLog: EventLog,
     log: (level: 'info' | 'warn' | 'error', message: string) => void = () => {},
+    metrics?: PubSubMetrics,
   ) {
     this.#log = log;
+    this.#metrics = metrics;
     this.feeds = new Feeds(eventLog, broker);
   }
 
@@ -123,6 +128,7 @@ export class PubSub {
     checkChannel(channel);
     const payload = encode(message, 'the message');
     await this.broker.publish(this.#shard(options) ? 'shard' : 'channel', channel, payload);
+    if (this.#metrics) this.#metrics.published++;
   }
 
   /**
@@ -198,7 +204,9 @@ export class PubSub {
     const type = options.event ?? 'message';
     if (typeof type !== 'string' || !EVENT_TYPE.test(type))
       throw new PubSubError(type, 'is not an event type: use a letter then up to 63 of [A-Za-z0-9_.:-].');
-    return this.eventLog.append(channel, type, encode(data, 'the event data'));
+    const id = await this.eventLog.append(channel, type, encode(data, 'the event data'));
+    if (this.#metrics) this.#metrics.events++;
+    return id;
   }
 
   /**
@@ -242,6 +250,7 @@ export class PubSub {
   #dispatch(entry: Entry, payload: string, channel: string): void {
     if (entry.handlers.size === 0) return;
     const message = decode(payload);
+    if (this.#metrics) this.#metrics.delivered += entry.handlers.size;
     for (const { fn } of entry.handlers) {
       try {
         const result = fn(message, channel);

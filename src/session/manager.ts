@@ -7,6 +7,7 @@ import type { ResolvedSessionsConfig } from '../config/index.js';
 import { LarderError } from '../errors.js';
 import type { Larder } from '../larder.js';
 import { isSessionId } from './ids.js';
+import { instrumentSessionStore } from './instrumented.js';
 import { Session, type SessionData, type SessionPolicy, type SessionSource } from './session.js';
 import type { SessionStore, UserSessionInfo } from './store.js';
 import { cacheSessionStore } from './stores/cache.js';
@@ -63,7 +64,11 @@ export class SessionManager {
     const config = larder.config.sessions;
     this.config = config;
     const now = options.now ?? Date.now;
-    this.store = options.store ?? createSessionStore(larder, config, now);
+    // Counted where calls reach the store (`larder.metrics`): requests, revokes, the bridge.
+    this.store = instrumentSessionStore(
+      options.store ?? createSessionStore(larder, config, now),
+      larder.metrics.sessions(),
+    );
     this.#policy = {
       store: this.store,
       maxAge: config.maxAge,

@@ -10,6 +10,8 @@
 import type { FlowJob, FlowProducer, Job, JobsOptions, Queue, QueueEvents } from 'bullmq';
 import type { RedisLocation } from '../config/types.js';
 import { BackendUnavailableError, TaskRevokedError, TaskUsageError } from '../errors.js';
+import type { TaskCounter } from '../metrics/metrics.js';
+import type { QueueDepth } from '../metrics/types.js';
 import { checkBrokerLocation, closeRaw, type RawRedisClient, rawClient } from './connection.js';
 import { recordFailure, revokedMessage } from './run.js';
 import type { FailureRecord, FlowSpec, JobSpec, JobState, TaskDefinition, TaskDriver } from './types.js';
@@ -42,6 +44,8 @@ export interface BullmqDriverOptions {
   prefix: string;
   lookup: (name: string) => TaskDefinition | undefined;
   log: (level: 'info' | 'warn' | 'error', message: string) => void;
+  /** Hears of every job enqueued here and, in a worker, every run's outcome (`larder.metrics`). */
+  counter?: TaskCounter;
 }
 
 /** The shared parts of a running driver, also handed to workers. */
@@ -54,6 +58,7 @@ export interface BullContext {
   revokedKey(queue: string, id: string): string;
   lookup: BullmqDriverOptions['lookup'];
   log: BullmqDriverOptions['log'];
+  counter: BullmqDriverOptions['counter'];
 }
 
 /**
@@ -95,6 +100,7 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
         revokedKey: (queue, id) => `${options.prefix}:${queue}:larder-revoked:${id}`,
         lookup: options.lookup,
         log: options.log,
+        counter: options.counter,
       };
     })();
     return ctx;
@@ -212,12 +218,14 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
     async enqueue(spec) {
       const q = await queueOf(spec.queue);
       await q.add(spec.task, envelope(spec), jobOptions(spec));
+      options.counter?.count(spec.task, 'enqueued');
     },
 
     async enqueueFlow(root) {
       const c = await context();
       flows ??= new c.bull.FlowProducer({ connection: c.adapter, prefix: c.prefix });
       await flows.add(flowJob(root, false), { queuesOptions: {} });
+      if (options.counter) countFlow(options.counter, root);
     },
 
     state,
@@ -296,6 +304,28 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       return (await queueOf(queue)).removeJobScheduler(name);
     },
 
+    async depths(names) {
+      const out: Record<string, QueueDepth> = {};
+      for (const name of names) {
+        const counts = await (await queueOf(name)).getJobCounts(
+          'waiting',
+          'prioritized',
+          'waiting-children',
+          'active',
+          'delayed',
+          'failed',
+        );
+        // BullMQ keeps prioritized jobs and flow parents apart from `waiting`: all of them wait.
+        out[name] = {
+          waiting: (counts.waiting ?? 0) + (counts.prioritized ?? 0) + (counts['waiting-children'] ?? 0),
+          active: counts.active ?? 0,
+          delayed: counts.delayed ?? 0,
+          failed: counts.failed ?? 0,
+        };
+      }
+      return out;
+    },
+
     async startWorker(opts) {
       const worker = await startBullWorker(await context(), opts);
       workers.add(worker);
@@ -323,6 +353,12 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       await Promise.all([...eventClients, ...(c ? [c.commands] : [])].map(closeRaw));
     },
   };
+}
+
+/** Counts every job of a flow tree as enqueued. */
+function countFlow(counter: TaskCounter, spec: FlowSpec): void {
+  counter.count(spec.task, 'enqueued');
+  for (const child of spec.children) countFlow(counter, child);
 }
 
 /** `prefix:queue:id` → [queue, id]. */

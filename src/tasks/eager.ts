@@ -6,6 +6,7 @@
  * `priority` is accepted and has no effect (nothing waits behind anything here).
  */
 import { TaskRevokedError, TaskUsageError } from '../errors.js';
+import type { TaskCounter } from '../metrics/metrics.js';
 import { recordFailure, retryDelay, revokedMessage, runOnce } from './run.js';
 import type {
   FailureRecord,
@@ -37,12 +38,16 @@ interface EagerJob {
 const FINISHED = new Set(['success', 'failure', 'revoked']);
 
 /**
- * The eager driver over a registry lookup.
+ * The eager driver over a registry lookup; `counter` (`larder.metrics`) hears of every job
+ * enqueued and every run's outcome.
  *
  * @example
  * const driver = eagerDriver((name) => registry.get(name));
  */
-export function eagerDriver(lookup: (name: string) => TaskDefinition | undefined): TaskDriver {
+export function eagerDriver(
+  lookup: (name: string) => TaskDefinition | undefined,
+  counter?: TaskCounter,
+): TaskDriver {
   const jobs = new Map<string, EagerJob>();
   const schedules = new Map<string, NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
@@ -118,6 +123,7 @@ export function eagerDriver(lookup: (name: string) => TaskDefinition | undefined
     }
     if (!def) {
       const error = new TaskUsageError(spec.task, 'no task of this name is defined in this process.');
+      counter?.count(spec.task, 'failed');
       finish(job, { status: 'failure', failure: recordFailure(error) });
       return;
     }
@@ -138,14 +144,17 @@ export function eagerDriver(lookup: (name: string) => TaskDefinition | undefined
         },
         stop.signal,
       );
+      counter?.count(spec.task, 'succeeded');
       finish(job, { status: 'success', result: result === undefined ? null : structuredJson(result) });
     } catch (error) {
       if (job.state.attempts < spec.attempts && !job.revoked && !closed) {
         job.state.status = 'retry';
         job.state.failure = recordFailure(error);
+        counter?.count(spec.task, 'retried');
         arm(job, retryDelay(spec.backoff, job.state.attempts));
         return;
       }
+      counter?.count(spec.task, 'failed');
       finish(job, { status: 'failure', failure: recordFailure(error) });
     }
   }
@@ -153,6 +162,7 @@ export function eagerDriver(lookup: (name: string) => TaskDefinition | undefined
   function add(spec: JobSpec, parent?: string): EagerJob | undefined {
     const k = key(spec.queue, spec.id);
     if (jobs.has(k)) return undefined; // idempotent: the kept job stands
+    counter?.count(spec.task, 'enqueued');
     const job: EagerJob = {
       spec,
       state: { status: 'pending', task: spec.task, attempts: 0 },

@@ -5,6 +5,8 @@
 import type { ResolvedConfig } from '../config/index.js';
 import type { Duration } from '../config/types.js';
 import { describeValue, TaskUsageError } from '../errors.js';
+import type { Metrics } from '../metrics/metrics.js';
+import type { QueueDepth } from '../metrics/types.js';
 import { bullmqDriver } from './bullmq.js';
 import { type Chord, chain, chord, type Group, group } from './canvas.js';
 import { eagerDriver } from './eager.js';
@@ -28,6 +30,8 @@ export type ScheduleWhen = string | number | { cron: string; tz?: string } | { e
 export interface TasksHost {
   readonly config: ResolvedConfig;
   log(level: 'info' | 'warn' | 'error', message: string): void;
+  /** Where jobs and runs are counted, and queue depths asked for. */
+  readonly metrics?: Metrics;
 }
 
 /**
@@ -48,6 +52,7 @@ export class Tasks {
 
   constructor(host: TasksHost) {
     this.#host = host;
+    host.metrics?.watchQueues(this);
   }
 
   /** `'eager'` (in this process) or `'bullmq'` (on Redis). */
@@ -184,6 +189,19 @@ export class Tasks {
     });
   }
 
+  /**
+   * Jobs per state in the queues of the defined tasks (and the default queue), asked of
+   * the broker: what `larder.metrics.gauges()` reports. Empty on the eager driver.
+   *
+   * @example const { default: depth } = await larder.tasks.queueDepths(); // { waiting, active, delayed, failed }
+   */
+  async queueDepths(): Promise<Record<string, QueueDepth>> {
+    if (this.#closed || this.driverKind !== 'bullmq') return {};
+    const queues = new Set([this.#host.config.tasks.defaultQueue]);
+    for (const task of this.#defs.values()) queues.add(task.queue);
+    return (await this.driver().depths?.([...queues])) ?? {};
+  }
+
   /** @internal The driver, made on first use. */
   driver(): TaskDriver {
     if (this.#closed)
@@ -191,6 +209,7 @@ export class Tasks {
     if (!this.#driver) {
       const lookup = (name: string) => this.#defs.get(name)?.definition;
       const { config } = this.#host;
+      const counter = this.#host.metrics?.taskCounter();
       this.#driver =
         config.tasks.driver === 'bullmq' && config.tasks.broker
           ? bullmqDriver({
@@ -198,8 +217,9 @@ export class Tasks {
               prefix: config.tasks.prefix,
               lookup,
               log: (level, message) => this.#host.log(level, message),
+              ...(counter ? { counter } : {}),
             })
-          : eagerDriver(lookup);
+          : eagerDriver(lookup, counter);
     }
     return this.#driver;
   }

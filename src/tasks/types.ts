@@ -3,6 +3,7 @@
  * that the eager and BullMQ drivers both meet.
  */
 import type { Duration } from '../config/types.js';
+import type { QueueDepth } from '../metrics/types.js';
 
 /**
  * Where a task stands — Celery's states, lower-cased. An id nobody enqueued reads
@@ -197,5 +198,7 @@ export interface TaskDriver {
     lockDuration: number;
     stalledInterval: number;
   }): Promise<TaskWorker>;
+  /** Jobs per state in each of `queues`, asked of the broker (metrics). Absent: nothing waits anywhere but here. */
+  depths?(queues: string[]): Promise<Record<string, QueueDepth>>;
   close(): Promise<void>;
 }

@@ -45,6 +45,7 @@ export async function startBullWorker(
     const id = job.id as string;
     const def = ctx.lookup(job.name);
     if (!def) {
+      ctx.counter?.count(job.name, 'failed');
       throw final(
         new TaskUsageError(
           job.name,
@@ -71,8 +72,11 @@ export async function startBullWorker(
         { id, task: job.name, queue: job.queueName, attempt: job.attemptsMade + 1, retries: def.retries },
         stop.signal,
       );
+      ctx.counter?.count(job.name, 'succeeded');
       return result === undefined ? null : result;
     } catch (error) {
+      // BullMQ's rule (Job.shouldRetryJob): another attempt is left and the error is recoverable.
+      ctx.counter?.count(job.name, job.attemptsMade + 1 < (job.opts.attempts ?? 1) ? 'retried' : 'failed');
       throw error instanceof Error ? error : new Error(String(error));
     }
   };
