@@ -81,3 +81,31 @@ describe('metrics snapshot: metrics: false', () => {
     }
   });
 });
+
+describe('metrics snapshot: sessions on the signed-cookie engine', () => {
+  it('counts decoding a cookie as a load and encoding one as a write, with their timings', async () => {
+    const larder = createLarder(
+      { redis: false, sessions: { engine: 'signed-cookie', secret: 'x'.repeat(40) }, logger: false },
+      {},
+    );
+    try {
+      const first = larder.sessions.open({});
+      await first.set('cart', ['sku-1']);
+      await first.save();
+      const value = first.cookieValue();
+      const next = larder.sessions.open({ cookie: value });
+      assert.deepEqual(await next.get('cart'), ['sku-1']);
+      const tampered = larder.sessions.open({ cookie: `${value.slice(0, -2)}xx` });
+      assert.equal(await tampered.get('cart'), undefined);
+
+      const { sessions } = larder.metrics.snapshot();
+      assert.equal(sessions.loads, 2, 'the good cookie and the tampered one were both read');
+      assert.equal(sessions.writes, 2, 'save() and cookieValue() each encoded the session');
+      assert.equal(sessions.errors, 0);
+      assertOp(sessions.ops.load, 2, 'load');
+      assertOp(sessions.ops.save, 2, 'save');
+    } finally {
+      await larder.close();
+    }
+  });
+});
