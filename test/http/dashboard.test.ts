@@ -214,6 +214,9 @@ for (const framework of FRAMEWORKS) {
         const cache = larder.cache();
         for (let i = 0; i < 30; i++) await cache.set(`k${i}`, i);
         for (let i = 0; i < 40; i++) await cache.get(`k${i}`);
+        const limiter = larder.rateLimiter({ name: `dash-${framework}`, limit: 2, window: '1m' });
+        for (let i = 0; i < 5; i++) await limiter.consume('someone');
+        for (let i = 0; i < 4; i++) await larder.pubsub.publish(uniquePrefix('dash-news'), { i });
         const frames = () => client.events.slice(seen).map((e) => JSON.parse(e.data) as DashboardFrame);
         // Ticks may fall anywhere in the traffic: read the frames together, not one of them.
         const counted = (f: DashboardFrame) => f.caches.default?.hits >= 30 && f.caches.default.misses >= 10;
@@ -221,6 +224,16 @@ for (const framework of FRAMEWORKS) {
         assert.ok(frames().some((f) => f.caches.default?.opsPerSec > 0));
         assert.ok(frames().some((f) => (f.caches.default?.hitRatio ?? 0) > 0));
         assert.ok(frames().some((f) => (f.caches.default?.p50Ms ?? 0) > 0));
+        // Rates × interval, summed over the frames, give back the counts.
+        const name = `dash-${framework}`;
+        const total = (rate: (f: DashboardFrame) => number | undefined) =>
+          Math.round(frames().reduce((n, f) => n + ((rate(f) ?? 0) * f.intervalMs) / 1000, 0));
+        await client.waitFor(() => total((f) => f.rateLimits[name]?.deniedPerSec) === 3, 10_000);
+        assert.equal(
+          total((f) => f.rateLimits[name]?.allowedPerSec),
+          2,
+        );
+        await client.waitFor(() => total((f) => f.pubsub.publishedPerSec) === 4, 10_000);
       } finally {
         client.close();
       }
