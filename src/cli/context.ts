@@ -14,6 +14,9 @@ import { createLarder, Larder } from '../larder.js';
 /** How long the CLI waits for a server named by `REDIS_URL` before saying it is unreachable. */
 export const CLI_CONNECT_TIMEOUT = '2s';
 
+/** How long one command may take from the CLI (a SCAN page or INFO on a busy server), not an app's hot path. */
+export const CLI_COMMAND_TIMEOUT = '10s';
+
 /** What to do when no Redis is configured or reachable; ends every such message. */
 export const REDIS_HINT = 'Set REDIS_URL or --config.';
 
@@ -43,7 +46,8 @@ export interface GlobalOptions {
 /**
  * The Larder a command works on: the `--config` module's default export (a Larder, or a
  * config for `createLarder`; named exports `larder` / `config` also work), else one on
- * `LARDER_REDIS_URL` / `REDIS_URL` with a 2 s connect timeout, else the embedded default.
+ * `LARDER_REDIS_URL` / `REDIS_URL` with a 2 s connect timeout and a 10 s command timeout,
+ * else the embedded default.
  *
  * @example const larder = await loadLarder({ config: './larder.config.js' });
  */
@@ -75,7 +79,12 @@ export async function loadLarder(options: GlobalOptions, env = process.env): Pro
   }
   const url = env.LARDER_REDIS_URL || env.REDIS_URL;
   return createLarder(
-    { logger: false, ...(url ? { redis: { url, connectTimeout: CLI_CONNECT_TIMEOUT } } : {}) },
+    {
+      logger: false,
+      ...(url
+        ? { redis: { url, connectTimeout: CLI_CONNECT_TIMEOUT, commandTimeout: CLI_COMMAND_TIMEOUT } }
+        : {}),
+    },
     env,
   );
 }

@@ -7,7 +7,7 @@ import type { Command } from 'commander';
 import type { HealthReport, Larder } from '../larder.js';
 import { type GlobalOptions, noRedis, unreachable } from './context.js';
 import { Output, percent } from './output.js';
-import { type CacheFigures, fetchCacheFigures } from './prometheus.js';
+import { type CacheFigures, fetchCacheFigures, maskUrl } from './prometheus.js';
 import type { Runner } from './run.js';
 import { bytes, type ServerInfo, serverInfo } from './server-info.js';
 
@@ -41,7 +41,11 @@ export async function gatherInfo(larder: Larder, metricsUrl?: string): Promise<I
       if (!servers.some((s) => s.address === server.address)) servers.push(server);
     }
   }
-  return { ...health, servers, ...(caches && metricsUrl ? { metrics: { url: metricsUrl, caches } } : {}) };
+  return {
+    ...health,
+    servers,
+    ...(caches && metricsUrl ? { metrics: { url: maskUrl(metricsUrl), caches } } : {}),
+  };
 }
 
 /** The text lines of a report. */

@@ -121,8 +121,8 @@ export async function fetchCacheFigures(url: string): Promise<Record<string, Cac
   return cacheFigures(parsePrometheus(text));
 }
 
-/** `url` with its password, if any, masked. */
-function maskUrl(url: string): string {
+/** `url` with its password, if any, masked. @example maskUrl('http://u:p@h/metrics') // 'http://u:***@h/metrics' */
+export function maskUrl(url: string): string {
   try {
     const parsed = new URL(url);
     if (parsed.password) parsed.password = '***';

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createLarder, type Larder } from '../../src/larder.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 import { configFor } from './fixtures/config.mjs';
-import { CONFIG_MODULE, larder } from './support.js';
+import { CONFIG_MODULE, larder, parsed } from './support.js';
 
 describe('larder clear (standalone)', () => {
   const url = redisUrlFor('standalone')!;
@@ -58,7 +58,7 @@ describe('larder clear (standalone)', () => {
   test('without --cache: every Redis cache, in-process ones skipped (--json)', async () => {
     const run = await larder(['--config', CONFIG_MODULE, '--json', 'clear', '-y'], env);
     assert.equal(run.code, 0, run.stderr);
-    const report = JSON.parse(run.stdout);
+    const report = parsed(run);
     assert.deepEqual(
       report.cleared.map((c: any) => [c.cache, c.keys]),
       [

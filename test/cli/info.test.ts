@@ -11,7 +11,7 @@ import { createLarder, type Larder } from '../../src/larder.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 import { freePort } from '../support/redis-server.js';
 import { configFor } from './fixtures/config.mjs';
-import { CONFIG_MODULE, LARDER_MODULE, larder } from './support.js';
+import { CONFIG_MODULE, LARDER_MODULE, larder, parsed } from './support.js';
 
 const METRICS = `# HELP larder_cache_hits_total Lookups that found a value.
 # TYPE larder_cache_hits_total counter
@@ -72,7 +72,7 @@ describe('larder info (standalone, config module)', () => {
   test('--json: the same report, machine-readable', async () => {
     const run = await larder(['--config', CONFIG_MODULE, '--json', 'info', '--metrics-url', metricsUrl], env);
     assert.equal(run.code, 0, run.stderr);
-    const report = JSON.parse(run.stdout);
+    const report = parsed(run);
     assert.equal(report.status, 'ok');
     const conn = report.connections.find((c: any) => c.role === 'commands');
     assert.equal(conn.status, 'up');
@@ -99,14 +99,14 @@ describe('larder info (standalone, config module)', () => {
   test('--config may export a Larder instead of a config', async () => {
     const run = await larder(['--config', LARDER_MODULE, '--json', 'info'], env);
     assert.equal(run.code, 0, run.stderr);
-    assert.equal(JSON.parse(run.stdout).status, 'ok');
+    assert.equal(parsed(run).status, 'ok');
   });
 });
 
 test('larder info on Cluster: every node, replicas too, each PINGed', async () => {
   const run = await larder(['info', '--json'], { REDIS_URL: redisUrlFor('cluster')! });
   assert.equal(run.code, 0, run.stderr);
-  const report = JSON.parse(run.stdout);
+  const report = parsed(run);
   const conn = report.connections.find((c: any) => c.role === 'commands');
   assert.equal(conn.topology, 'cluster');
   assert.equal(conn.servers.filter((s: any) => s.role === 'primary' && s.status === 'up').length, 3);

@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createLarder, type Larder } from '../../src/larder.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 import { configFor } from './fixtures/config.mjs';
-import { CONFIG_MODULE, larder, lines } from './support.js';
+import { CONFIG_MODULE, larder, lines, parsed } from './support.js';
 
 for (const target of ['standalone', 'cluster'] as const) {
   describe(`larder keys (${target})`, () => {
@@ -48,11 +48,11 @@ for (const target of ['standalone', 'cluster'] as const) {
         REDIS_URL: url,
       });
       assert.equal(run.code, 0, run.stderr);
-      const keys = JSON.parse(run.stdout) as string[];
+      const keys = parsed(run) as string[];
       assert.equal(keys.length, 4);
       for (const key of keys) assert.match(key, new RegExp(`^${prefix}:raw:1\\d?$`));
       const none = await larder(['--json', 'keys', `${prefix}:nothing:*`], { REDIS_URL: url });
-      assert.deepEqual(JSON.parse(none.stdout), []);
+      assert.deepEqual(parsed(none), []);
     });
 
     test('--cache applies the pattern inside the cache and prints keys as the app names them (--config)', async () => {
@@ -60,7 +60,7 @@ for (const target of ['standalone', 'cluster'] as const) {
       assert.equal(run.code, 0, run.stderr);
       assert.deepEqual(lines(run.stdout).sort(), ['about', 'home']);
       const some = await larder(['--config', CONFIG_MODULE, 'keys', 'h*', '--cache', 'pages', '--json'], env);
-      assert.deepEqual(JSON.parse(some.stdout), ['home']);
+      assert.deepEqual(parsed(some), ['home']);
     });
   });
 }
@@ -73,7 +73,7 @@ describe('larder keys (errors and progress)', () => {
   test('--progress draws a bar on stderr while stdout stays valid JSON', async () => {
     const run = await larder(['keys', `${prefix}*`, '--json', '--progress'], { REDIS_URL: url });
     assert.equal(run.code, 0, run.stderr);
-    assert.deepEqual(JSON.parse(run.stdout), []);
+    assert.deepEqual(parsed(run), []);
     assert.match(run.stderr, /scanning .* 0 found of \d+ keys in the database/);
   });
 

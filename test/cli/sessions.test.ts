@@ -8,7 +8,7 @@ import { after, before, describe, test } from 'node:test';
 import { createLarder, type Larder } from '../../src/larder.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
 import { configFor } from './fixtures/config.mjs';
-import { CONFIG_MODULE, larder, lines } from './support.js';
+import { CONFIG_MODULE, larder, lines, parsed } from './support.js';
 
 /** Saves a session (logged in as `user` when given) and returns its key. */
 async function makeSession(app: Larder, userAgent: string, user?: string): Promise<string> {
@@ -49,7 +49,7 @@ for (const target of ['standalone', 'cluster'] as const) {
       assert.equal(text.code, 0, text.stderr);
       assert.equal(text.stdout, '5 sessions\n');
       const json = await larder(['--config', CONFIG_MODULE, '--json', 'sessions', 'count'], env);
-      assert.deepEqual(JSON.parse(json.stdout), { sessions: 5, engine: 'redis' });
+      assert.deepEqual(parsed(json), { sessions: 5, engine: 'redis' });
     });
 
     if (target === 'cluster') return;
@@ -69,7 +69,7 @@ for (const target of ['standalone', 'cluster'] as const) {
         ['--config', CONFIG_MODULE, '--json', 'sessions', 'list', '--user', 'u1'],
         env,
       );
-      const sessions = JSON.parse(json.stdout) as Array<{ id: string; userAgent: string; lastSeen: string }>;
+      const sessions = parsed(json) as Array<{ id: string; userAgent: string; lastSeen: string }>;
       assert.deepEqual(sessions.map((s) => s.id).sort(), keys.slice(0, 3).sort());
       assert.ok(sessions.every((s) => !Number.isNaN(Date.parse(s.lastSeen))));
     });
@@ -98,7 +98,7 @@ for (const target of ['standalone', 'cluster'] as const) {
         env,
       );
       assert.equal(notTheirs.code, 1, "u2's session is not u1's: nothing revoked");
-      assert.deepEqual(JSON.parse(notTheirs.stdout), { user: 'u1', revoked: 0 });
+      assert.deepEqual(parsed(notTheirs), { user: 'u1', revoked: 0 });
       const one = await larder(
         ['--config', CONFIG_MODULE, 'sessions', 'revoke', '--user', 'u2', '--session', keys[3]!],
         env,

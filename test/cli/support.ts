@@ -46,3 +46,14 @@ export function larder(args: string[], env: Record<string, string> = {}): Promis
 
 /** The non-empty lines of `text`. */
 export const lines = (text: string) => text.split('\n').filter((l) => l !== '');
+
+/** `run`'s stdout parsed as JSON; when it is not JSON, fails with the exit code and stderr (what went wrong). */
+export function parsed(run: CliRun): any {
+  try {
+    return JSON.parse(run.stdout);
+  } catch {
+    throw new Error(
+      `stdout is not JSON (exit ${run.code}): ${run.stdout.slice(0, 200)}\nstderr: ${run.stderr}`,
+    );
+  }
+}
