@@ -228,3 +228,20 @@ export const isHit = (cacheStatus: string | null | undefined) => /;\s*hit\b/.tes
  */
 export const TAGGED_GET_OR_SET_BUG =
   'known bug: getOrSet with tags throws during an outage despite ignoreErrors (Cache#stamp unguarded)';
+
+/** The error messages of `samples` (first line, ports masked, the larder call that failed), with their counts. */
+export function causes(samples: Sample[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const s of samples) {
+    const text = /<pre>([^<]*)/.exec(s.body ?? '')?.[1] ?? s.body ?? `status ${s.status}`;
+    // The first larder frame that made the failing call (the stack is in the error page's body).
+    const frame = /at ((?:Cache|Session|Redis\w*Store|PageCache)[\w.#]*)/.exec(s.body ?? '')?.[1];
+    const first = text
+      .split('\n')[0]!
+      .replace(/:\d{2,5}\b/g, ':PORT')
+      .slice(0, 200);
+    const message = frame ? `${first} (at ${frame})` : first;
+    counts[message] = (counts[message] ?? 0) + 1;
+  }
+  return counts;
+}
