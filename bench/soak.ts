@@ -141,7 +141,12 @@ async function drive(options: Options): Promise<number> {
   const base = `http://127.0.0.1:${port}`;
   try {
     const machine = machineInfo(redis.version);
-    console.log(`soak — command: ${invocation()}`);
+    const args = process.argv.slice(2);
+    const command =
+      process.env.npm_lifecycle_event === 'soak'
+        ? ['npm run soak', ...(args.length ? ['--', ...args] : [])].join(' ')
+        : invocation();
+    console.log(`soak — command: ${command}`);
     console.log(
       `redis-server ${redis.version} on 127.0.0.1:${redis.port}; node ${process.version}; ${machine.cpus} × ${machine.cpuModel}; ` +
         `load average ${machine.loadAverage}; larder ${machine.revision ?? '(no git)'}`,
@@ -221,7 +226,12 @@ async function drive(options: Options): Promise<number> {
     const last = samples.at(-1)!;
     const steady = samples.slice(1);
     const p99s = steady.map((s) => s.p99);
-    const rssGrowth = last.rssMb - base0.rssMb;
+    // RSS saws up and down with each GC (±25 MB here): compare the median of the first three
+    // steady windows with that of the last three, not two single points.
+    const medianOf = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+    const rssStart = medianOf(steady.slice(0, 3).map((s) => s.rssMb));
+    const rssEnd = medianOf(steady.slice(-3).map((s) => s.rssMb));
+    const rssGrowth = rssEnd - rssStart;
     const clientsChange = last.clients - base0.clients;
     const totalFailed = samples.reduce((sum, s) => sum + s.failed, 0);
     const verdicts = [
@@ -231,7 +241,7 @@ async function drive(options: Options): Promise<number> {
       },
       {
         ok: rssGrowth <= options['rss-bound'],
-        text: `RSS growth after warm-up: ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MB (${base0.rssMb.toFixed(1)} → ${last.rssMb.toFixed(1)}; bound ${options['rss-bound']} MB)`,
+        text: `RSS growth after warm-up: ${rssGrowth >= 0 ? '+' : ''}${rssGrowth.toFixed(1)} MB (median of the first three steady windows ${rssStart.toFixed(1)} → of the last three ${rssEnd.toFixed(1)}; bound ${options['rss-bound']} MB)`,
       },
       {
         ok: clientsChange <= 0 && Math.max(...steady.map((s) => s.clients)) <= base0.clients,
