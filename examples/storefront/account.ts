@@ -1,7 +1,8 @@
 /**
  * Signing in and out, and "your devices": `session.login(userId)` (a new session id, so a
  * planted id is worthless — Django's `cycle_key`), `session.flush()` on logout, and the
- * per-user index of `larder.sessions.forUser(user)` to list and revoke the user's sessions.
+ * per-user index of `larder.sessions.forUser(user)` to list and revoke the user's sessions
+ * (one, every other one, or all of them: "sign out everywhere").
  *
  * Sign-in is guarded against password guessing by `createLoginGuard` (larder/ratelimit):
  * after 5 wrong passwords for one user name from one address (by default), the form answers
@@ -161,6 +162,16 @@ export function accountRoutes(
     const count = await larder.sessions.forUser(user).revokeAll({ keep: session.key });
     await session.set('flash', `Signed out ${count} other ${count === 1 ? 'device' : 'devices'}.`);
     res.redirect(303, '/account/devices');
+  });
+
+  // "Sign out everywhere": every other device, then this one (flush ends it and drops the cookie).
+  router.post('/account/devices/revoke-all', async (req, res) => {
+    const user = await requireUser(req, res);
+    if (user === undefined) return;
+    const session = shopSession(req);
+    await larder.sessions.forUser(user).revokeAll({ keep: session.key });
+    await session.flush();
+    res.redirect(303, '/');
   });
 
   return router;

@@ -24,9 +24,12 @@ const CACHE = 'larder';
 export function timing() {
   return function timing(req: Request, res: Response, next: NextFunction) {
     const started = performance.now();
-    const writeHead = res.writeHead;
+    // An own property over the prototype's writeHead, removed on the call: the call then goes
+    // to whatever the prototype holds *now*. (larder's Express adapter hooks the prototype on
+    // the first session() of the process, after this ran; a writeHead captured here would
+    // skip that hook, and the session's Set-Cookie with it, on the process's first request.)
     res.writeHead = function timedWriteHead(this: Response, ...args: unknown[]) {
-      res.writeHead = writeHead;
+      delete (res as Partial<Response>).writeHead;
       const total = `total;dur=${(performance.now() - started).toFixed(1)}`;
       const status = res.getHeader('cache-status');
       if (status === undefined) {
@@ -38,7 +41,7 @@ export function timing() {
       } else {
         res.setHeader('server-timing', joined(res.getHeader('server-timing'), total));
       }
-      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+      return (res.writeHead as (...a: unknown[]) => Response).apply(this, args);
     } as typeof res.writeHead;
     next();
   };
