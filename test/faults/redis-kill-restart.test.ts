@@ -23,8 +23,12 @@ import {
   timeUntil,
 } from './support.js';
 
-/** No request may wait longer than the command timeout plus this (a bound, not a benchmark). */
-const MARGIN_MS = 1_000;
+/**
+ * No request may wait longer than the command timeout plus this: a bound, not a benchmark. A
+ * hang would wait for the 30 s fetch timeout; the margin is for a machine shared by several
+ * test runs (load average 10-11 on 2 cores measured a 1.17 s 503 with the 250 ms timeout).
+ */
+const MARGIN_MS = 2_000;
 
 test('Redis killed and restarted under load: cached routes 0 5xx, sessions 503 fast, hits resume', async (t) => {
   const server = await startStandalone();
