@@ -3,14 +3,15 @@
  * password is the user name backwards) may change prices from the catalog page. A change
  * is written to SQLite and then `invalidateTags(['catalog'])` drops, in one step, every
  * region's cached catalog query and every cached catalog page (both carry the tag) — in
- * every process, since the tag versions live in the shared cache.
+ * every process, since the tag versions live in the shared cache. The same user is the one
+ * `/ops` (larder's ops dashboard) lets in.
  */
 import { type Request, type Response, Router } from 'express';
 import type { Larder } from 'larder';
 import { type Catalog, isRegion, REGIONS } from './catalog.js';
 import { shopSession } from './visitor.js';
 
-/** The demo's staff user (price changes, and the ops dashboard once it is mounted). */
+/** The demo's staff user: price changes and the ops dashboard at /ops. */
 export const ADMIN_USER = 'admin';
 
 /** True when the request's session is the staff user's. */

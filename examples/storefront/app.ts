@@ -16,6 +16,8 @@
  *   sign-in is guarded against password guessing by `createLoginGuard` (see account.ts).
  * - Checkout applies the `confirm-order` task (retries with backoff; see orders.ts) and
  *   `/orders/:id` shows its status from the task's `AsyncResult`.
+ * - `/ops` is larder's ops dashboard, for the staff user `admin` only (admin.ts);
+ *   `/metrics` is the Prometheus text of the same counters, for a scraper.
  */
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -25,7 +27,7 @@ import { installCacheTag } from 'larder/nunjucks';
 import { createLoginGuard, type LoginGuardOptions } from 'larder/ratelimit';
 import nunjucks from 'nunjucks';
 import { accountRoutes } from './account.js';
-import { ADMIN_USER, adminRoutes } from './admin.js';
+import { ADMIN_USER, adminRoutes, isAdmin } from './admin.js';
 import { cartRoutes } from './cart.js';
 import { Catalog, isRegion, type Product, REGIONS, type Region } from './catalog.js';
 import { boards, ORDERS_CHANNEL, orderRoutes } from './orders.js';
@@ -216,6 +218,12 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   app.use(cartRoutes(web, render, (req) => productsFor(regionOf(req))));
   app.use(orderRoutes(larder, web, render, catalogDb, (req) => productsFor(regionOf(req))));
   app.use(adminRoutes(larder, catalogDb));
+
+  // Operations: the dashboard for the staff user (403 for anyone else), and the Prometheus
+  // text for a scraper. The metrics carry no personal data, only operation counts and
+  // timings, so the demo leaves /metrics open; a public site would limit it to its network.
+  app.use('/ops', web.dashboard({ authorize: isAdmin, title: 'storefront ops' }));
+  app.get('/metrics', web.metrics());
 
   // Live "just bought" notifications: every page follows this stream (see layout.njk). A
   // browser that reconnects sends Last-Event-ID and gets what it missed, from any process.
