@@ -7,8 +7,6 @@
  * - `raw`: node-redis v6, `commandOptions: { timeout: 0 }`, `JSON.stringify`/`JSON.parse` by hand;
  *   once more with node-redis's default per-command timeout (5 s), to show its cost;
  * - `larder`: `createLarder({ redis: url, caches: { default: { backend: 'redis' } } }).cache()`;
- *   once more with `metrics: false` in the `get` scenarios, to show what metrics cost (issue 10:
- *   under 5 %), plus an in-process line (memory backend, no I/O) where that cost weighs most;
  * - `cache-manager`: cache-manager 7 on `@keyv/redis` (`createKeyv(url)`), Keyv's default JSON;
  * - `bentocache`: Bentocache with only its Redis driver as L2 (no memory tier, no bus), on ioredis.
  *
@@ -16,6 +14,12 @@
  * `getMany(100)` hits, each with 100 operations in flight and sequentially. Contenders are
  * interleaved run by run (so drift hits all alike); each figure is the median of `runs`.
  * `redis-benchmark` on the same server gives the physical limit.
+ *
+ * Metrics overhead (issue 10: under 5 %): larder's `get` hit with metrics on (the default) and
+ * with `metrics: false`, on Redis (100 in flight and sequential) and in-process (memory
+ * backend, no I/O: where the timing weighs most). The two alternate in short windows, many
+ * times, so a busy machine slows both alike; each window also records this process's CPU
+ * time per call, which other processes on the machine do not inflate.
  *
  * Run alone: `node --import tsx bench/cache.ts`, or through `npm run bench -- cache`.
  */
@@ -103,19 +107,11 @@ function rawNodeRedis(url: string, name: string, commandOptions?: { timeout: num
   };
 }
 
-/** Name of the larder contender with `metrics: false`. */
-const METRICS_OFF = 'larder (metrics off)';
-
-function larder(url: string, metrics = true): Contender {
-  const instance = createLarder({
-    redis: url,
-    caches: { default: { backend: 'redis' } },
-    logger: false,
-    metrics,
-  });
+function larder(url: string): Contender {
+  const instance = createLarder({ redis: url, caches: { default: { backend: 'redis' } }, logger: false });
   const cache = instance.cache();
   return {
-    name: metrics ? 'larder' : METRICS_OFF,
+    name: 'larder',
     get: (key) => cache.get(key),
     set: (key, value) => cache.set(key, value, { timeout: TIMEOUT_SECONDS }),
     getMany: async (keys) => (await cache.getMany(keys)).size,
@@ -206,7 +202,6 @@ const RATIOS: Array<[string, string]> = [
   ['larder', 'cache-manager'],
   ['larder', 'bentocache'],
   ['raw (default timeout)', 'raw'],
-  ['larder', METRICS_OFF],
 ];
 
 function scenarioName(op: Op, inFlight: number): string {
@@ -233,26 +228,15 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
 
     const raw = rawNodeRedis(redis.url, 'raw', { timeout: 0 });
     const rawDefault = rawNodeRedis(redis.url, 'raw (default timeout)');
-    const larderOff = larder(redis.url, false);
-    contenders.push(
-      raw,
-      larder(redis.url),
-      cacheManager(redis.url),
-      bentocache(redis.port),
-      rawDefault,
-      larderOff,
-    );
+    contenders.push(raw, larder(redis.url), cacheManager(redis.url), bentocache(redis.port), rawDefault);
     for (const contender of contenders) await prepare(contender);
-    const compared = contenders.filter((c) => c !== rawDefault && c !== larderOff);
+    const compared = contenders.filter((c) => c !== rawDefault);
 
     const scenarios: ScenarioResult[] = [];
     for (const op of OPS) {
       for (const inFlight of IN_FLIGHT) {
-        // The default-timeout client: one line (get, 100 in flight) to show what the timer costs;
-        // larder without metrics: both get lines, to show what metrics cost.
-        const here = [...compared];
-        if (op === 'get') here.push(larderOff);
-        if (op === 'get' && inFlight === IN_FLIGHT[0]) here.push(rawDefault);
+        // The default-timeout client: one line (get, 100 in flight) to show what the timer costs.
+        const here = op === 'get' && inFlight === IN_FLIGHT[0] ? [...compared, rawDefault] : compared;
         const result: ScenarioResult = { op, inFlight, contenders: {}, ratios: {}, notes: [] };
         const ops = here.map((c) => operation(c, op));
         const figures = here.map(() => [] as number[]);
@@ -281,8 +265,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       }
     }
 
-    const inProcess = await metricsInProcess({ runs, durationMs, warmupMs }, log);
-    report(scenarios, physical, inProcess, log);
+    const overhead = await metricsOverhead(redis.url, { runs, durationMs, warmupMs }, log);
+    report(scenarios, physical, overhead, log);
     return {
       name: 'cache',
       command,
@@ -291,7 +275,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       value: VALUE,
       redisBenchmark: physical,
       scenarios,
-      metricsInProcess: inProcess,
+      metricsOverhead: overhead,
     };
   } finally {
     await Promise.allSettled(contenders.map((c) => c.close()));
@@ -299,56 +283,100 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   }
 }
 
-/** Figures of the in-process `get` hit with and without metrics. */
-interface InProcessResult {
-  on: number[];
-  off: number[];
-  /** Median of the run-by-run ratios on/off. */
+/** One metrics-overhead scenario: the same `get` hits with metrics on and off, window by window. */
+interface OverheadResult {
+  scenario: string;
+  inFlight: number;
+  /** ops/s of each window, metrics on and off, in window order (paired). */
+  opsOn: number[];
+  opsOff: number[];
+  /** This process's CPU time per call (µs) in each window. */
+  cpuOn: number[];
+  cpuOff: number[];
+  /** Median of the window-by-window throughput ratios on/off. */
   ratio: number;
+  /** Median CPU µs per call, on and off. */
+  cpuPerCallOn: number;
+  cpuPerCallOff: number;
 }
 
-/**
- * `get` hits on the memory backend, sequential, metrics on and off, interleaved run by run:
- * no I/O, so the timing and counting are the largest share of a call they will ever be.
- */
-async function metricsInProcess(
+/** A larder cache over `url` (Redis) or in memory, with metrics on or off. */
+function metricsContender(url: string | undefined, metrics: boolean) {
+  const instance = createLarder({
+    redis: url ?? false,
+    caches: { default: url ? { backend: 'redis' } : { backend: 'memory', maxEntries: 10 * KEY_COUNT } },
+    logger: false,
+    metrics,
+  });
+  const cache = instance.cache();
+  const keys = Array.from({ length: KEY_COUNT }, (_, i) => `bench:metrics-${metrics ? 'on' : 'off'}:${i}`);
+  return {
+    get: (i: number) => cache.get(keys[i % KEY_COUNT]!),
+    async prepare() {
+      for (let i = 0; i < KEY_COUNT; i += BATCH)
+        await Promise.all(
+          keys.slice(i, i + BATCH).map((key) => cache.set(key, VALUE, { timeout: TIMEOUT_SECONDS })),
+        );
+      if (!isDeepStrictEqual(await cache.get(keys[KEY_COUNT - 1]!), VALUE))
+        throw new Error(`metrics ${metrics ? 'on' : 'off'}: get did not return the stored value`);
+    },
+    close: () => instance.close(),
+  };
+}
+
+/** Larder `get` hits with metrics on and off, alternating in short windows (4 × `runs` pairs). */
+async function metricsOverhead(
+  url: string,
   settings: { runs: number; durationMs: number; warmupMs: number },
   log: (line: string) => void,
-): Promise<InProcessResult> {
-  log('  get (hit), in-process (memory backend), sequential, metrics on and off …');
-  const make = (metrics: boolean) =>
-    createLarder({
-      redis: false,
-      caches: { default: { backend: 'memory', maxEntries: 10 * KEY_COUNT } },
-      logger: false,
-      metrics,
-    });
-  const instances = [make(true), make(false)];
-  try {
-    const ops = instances.map((instance) => {
-      const cache = instance.cache();
-      return (i: number) => cache.get(`k${i % KEY_COUNT}`);
-    });
-    for (const [i, instance] of instances.entries()) {
-      const cache = instance.cache();
-      for (let k = 0; k < KEY_COUNT; k++) await cache.set(`k${k}`, VALUE);
-      if (!isDeepStrictEqual(await cache.get(`k${KEY_COUNT - 1}`), VALUE))
-        throw new Error('in-process: the memory cache lost a key the benchmark reads');
-      await measure(`in-process ${i}`, ops[i]!, { inFlight: 1, durationMs: settings.warmupMs });
-    }
-    const figures: [number[], number[]] = [[], []];
-    for (let r = 0; r < settings.runs; r++) {
-      for (let k = 0; k < 2; k++) {
-        const i = (k + r) % 2;
-        figures[i]!.push(
-          await measure(`in-process ${i}`, ops[i]!, { inFlight: 1, durationMs: settings.durationMs }),
-        );
+): Promise<OverheadResult[]> {
+  const windows = settings.runs * 4;
+  const windowMs = Math.max(100, Math.round(settings.durationMs / 3));
+  const cases = [
+    { scenario: `get (hit), Redis, ${IN_FLIGHT[0]} in flight`, url, inFlight: IN_FLIGHT[0] },
+    { scenario: 'get (hit), Redis, sequential', url, inFlight: 1 },
+    { scenario: 'get (hit), in-process (memory backend), sequential', url: undefined, inFlight: 1 },
+  ];
+  const out: OverheadResult[] = [];
+  for (const c of cases) {
+    log(`  metrics overhead: ${c.scenario}, ${windows} × 2 windows of ${windowMs} ms …`);
+    const sides = [metricsContender(c.url, true), metricsContender(c.url, false)];
+    try {
+      for (const side of sides) {
+        await side.prepare();
+        await measure('warm-up', side.get, { inFlight: c.inFlight, durationMs: settings.warmupMs });
       }
+      const ops: [number[], number[]] = [[], []];
+      const cpu: [number[], number[]] = [[], []];
+      for (let w = 0; w < windows; w++) {
+        for (let k = 0; k < 2; k++) {
+          const i = (k + w) % 2;
+          const before = process.cpuUsage();
+          const rate = await measure(`metrics ${i === 0 ? 'on' : 'off'}`, sides[i]!.get, {
+            inFlight: c.inFlight,
+            durationMs: windowMs,
+          });
+          const used = process.cpuUsage(before);
+          ops[i]!.push(rate);
+          cpu[i]!.push((used.user + used.system) / ((rate * windowMs) / 1000));
+        }
+      }
+      out.push({
+        scenario: c.scenario,
+        inFlight: c.inFlight,
+        opsOn: ops[0],
+        opsOff: ops[1],
+        cpuOn: cpu[0],
+        cpuOff: cpu[1],
+        ratio: pairedRatio(ops[0], ops[1]),
+        cpuPerCallOn: median(cpu[0]),
+        cpuPerCallOff: median(cpu[1]),
+      });
+    } finally {
+      await Promise.all(sides.map((side) => side.close()));
     }
-    return { on: figures[0], off: figures[1], ratio: pairedRatio(figures[0], figures[1]) };
-  } finally {
-    await Promise.all(instances.map((instance) => instance.close()));
   }
+  return out;
 }
 
 function valueBytes(): number {
@@ -375,7 +403,7 @@ async function physicalLimit(
 function report(
   scenarios: ScenarioResult[],
   physical: { unpipelined: RedisBenchmarkFigure; pipelined16: RedisBenchmarkFigure },
-  inProcess: InProcessResult,
+  overhead: OverheadResult[],
   log: (line: string) => void,
 ): void {
   const rows: TableRow[] = scenarios.map((s) => ({
@@ -411,22 +439,20 @@ function report(
       'the unpipelined figure',
   );
   // Issue 10: metrics stay on by default only if they cost under 5 % of a cache get.
-  for (const s of scenarios.filter((x) => x.op === 'get')) {
-    const ratio = s.ratios[`larder/${METRICS_OFF}`];
+  log('');
+  log('Metrics overhead (larder get hits, metrics on vs metrics: false, alternating windows):');
+  for (const o of overhead) {
+    const extraCpu = (o.cpuPerCallOn / o.cpuPerCallOff - 1) * 100;
     log(
-      `metrics overhead, ${scenarioName(s.op, s.inFlight)}: larder ${formatOps(s.contenders.larder?.median)} ops/s ` +
-        `vs ${formatOps(s.contenders[METRICS_OFF]?.median)} with metrics: false = ${formatRatio(ratio, 1)} ` +
-        `(${overhead(ratio)})`,
+      `  ${o.scenario}: ${formatOps(median(o.opsOn))} vs ${formatOps(median(o.opsOff))} ops/s = ` +
+        `${formatRatio(o.ratio, 1)} (${slower(o.ratio)}); CPU per call ${o.cpuPerCallOn.toFixed(2)} µs vs ` +
+        `${o.cpuPerCallOff.toFixed(2)} µs (${extraCpu >= 0 ? '+' : ''}${extraCpu.toFixed(1)} %)`,
     );
   }
-  log(
-    `metrics overhead, get (hit), in-process (memory backend), sequential: ${formatOps(median(inProcess.on))} ops/s ` +
-      `vs ${formatOps(median(inProcess.off))} = ${formatRatio(inProcess.ratio, 1)} (${overhead(inProcess.ratio)})`,
-  );
 }
 
 /** `0.97` → `3.0 % slower`; a ratio at or above 1 is within noise of no cost. */
-function overhead(ratio: number | undefined): string {
+function slower(ratio: number | undefined): string {
   if (ratio === undefined) return 'n/a';
   return ratio >= 1 ? 'no measurable cost' : `${((1 - ratio) * 100).toFixed(1)} % slower`;
 }

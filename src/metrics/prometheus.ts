@@ -235,7 +235,7 @@ function definitions(): Array<[string, string, Kind, (s: Scrape) => Sample[] | P
     ],
     [
       'larder_task_queue_depth',
-      'Jobs in each BullMQ queue of the defined tasks, by state, asked of the broker at scrape time.',
+      'Jobs in each BullMQ queue of the defined tasks, by state, asked of the broker at scrape time (absent while it cannot be reached).',
       'gauge',
       async (s) => {
         const { queues } = await s.gauges();

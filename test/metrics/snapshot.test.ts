@@ -109,3 +109,41 @@ describe('metrics snapshot: sessions on the signed-cookie engine', () => {
     }
   });
 });
+
+describe('metrics snapshot: tiered cache on standalone', () => {
+  it('counts local-tier hits as gets in the first latency bucket', async () => {
+    const larder = createLarder(
+      {
+        logger: false,
+        caches: {
+          default: {
+            backend: 'tiered',
+            location: redisUrlFor('standalone'),
+            keyPrefix: uniquePrefix('metrics-l1'),
+          },
+        },
+      },
+      {},
+    );
+    try {
+      const cache = larder.cache();
+      await cache.set('k', { v: 1 });
+      // Until tracking is up and the value is held in this process, reads go to Redis.
+      let gets = 0;
+      while (cache.stats.localHits === 0 && gets < 2000) {
+        assert.deepEqual(await cache.get('k'), { v: 1 });
+        gets++;
+      }
+      assert.ok(cache.stats.localHits > 0, 'a read was served by the in-process tier');
+      for (let i = 0; i < 10; i++) assert.deepEqual(await cache.get('k'), { v: 1 });
+      gets += 10;
+      const c = larder.metrics.snapshot().caches.default!;
+      assert.equal(c.localHits, cache.stats.localHits);
+      assert.equal(c.hits, gets);
+      assertOp(c.ops.get, gets, 'get');
+      assert.ok(c.ops.get!.buckets[0]! >= c.localHits, 'local hits are in the first bucket');
+    } finally {
+      await larder.close();
+    }
+  });
+});
