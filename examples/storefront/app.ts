@@ -156,11 +156,17 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
   const apiLimit = larder.config.rateLimits.api;
   const api = apiLimit && { limit: apiLimit.limit, window: apiLimit.window / 1000 };
 
-  const catalog = async (req: Request, res: Response, region: Region) => {
+  /** The region's products, saying in `Server-Timing` whether the cached query hit, and its time. */
+  const timedProducts = async (res: Response, region: Region) => {
     const started = performance.now();
-    const { products, loaded } = await productsFor(region);
+    const found = await productsFor(region);
     const ms = (performance.now() - started).toFixed(1);
-    res.set('Server-Timing', `cache;desc="${loaded ? 'miss' : 'hit'}";dur=${ms}`);
+    res.set('Server-Timing', `cache;desc="${found.loaded ? 'miss' : 'hit'}";dur=${ms}`);
+    return found;
+  };
+
+  const catalog = async (req: Request, res: Response, region: Region) => {
+    const { products, loaded } = await timedProducts(res, region);
     await render(req, res, 'catalog.njk', { title: `Catalog (${region})`, region, products, loaded, api });
   };
 
@@ -210,7 +216,7 @@ export function createApp(larder: Larder, options: StorefrontOptions = {}) {
       res.status(404).json({ error: `Unknown region; try ${REGIONS.join(', ')}.` });
       return;
     }
-    const { products } = await productsFor(asked);
+    const { products } = await timedProducts(res, asked);
     res.json({ region: asked, products });
   });
 

@@ -77,7 +77,9 @@ for (const mode of ['memory', 'redis'] as const) {
       assert.equal(after.headers.get('cache-status'), 'larder; fwd=uri-miss; stored');
       assert.match(after.headers.get('server-timing') ?? '', /^cache;desc="miss";dur=/);
       assert.match(await after.text(), /Stovetop kettle — <span class="price">30\.50 EUR/);
-      const api = (await (await fetch(`${base}/api/products?region=eu`)).json()) as any;
+      const apiRes = await fetch(`${base}/api/products?region=eu`);
+      assert.match(apiRes.headers.get('server-timing') ?? '', /^cache;desc="hit";dur=[\d.]+, total;dur=/);
+      const api = (await apiRes.json()) as any;
       assert.equal(api.products[0].price, 30.5);
       // Every region's cached page carries the tag; the US price itself is unchanged.
       const us = await fetch(`${base}/products/us`);
