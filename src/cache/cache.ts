@@ -1001,11 +1001,22 @@ export class Cache {
     try {
       // Tag tokens before the load: an invalidation during the load makes this value a miss.
       const tagKeys = this.#tagKeys(plan.options?.tags);
-      const tags = tagKeys ? await this.#stamp(tagKeys) : undefined;
+      let tags: Array<[string, string]> | undefined;
+      // With ignoreErrors and the store down, the tokens cannot be read: load anyway and
+      // serve the value, but do not store it untagged (no invalidation could reach it).
+      let storable = true;
+      if (tagKeys) {
+        try {
+          tags = await this.#stamp(tagKeys);
+        } catch (error) {
+          this.#failed(error, 'getOrSet');
+          storable = false;
+        }
+      }
       const started = performance.now();
       const value = await plan.loader();
       const took = Math.round(performance.now() - started);
-      if (value !== undefined && plan.ttl !== EXPIRED) {
+      if (storable && value !== undefined && plan.ttl !== EXPIRED) {
         let payload = this.#encode(value);
         const enveloped = tags !== undefined || plan.grace > 0 || plan.beta > 0;
         if (enveloped) {

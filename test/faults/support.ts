@@ -220,15 +220,6 @@ export const CACHED_ROUTES = ['/products', '/products/us', '/products/eu', '/pro
 /** A hit from the page cache (`Cache-Status: larder; hit…`). */
 export const isHit = (cacheStatus: string | null | undefined) => /;\s*hit\b/.test(cacheStatus ?? '');
 
-/**
- * A known bug, reported to the cache's owner: with `ignoreErrors`, `getOrSet(…, { tags })`
- * throws BackendUnavailableError during an outage instead of running the loader (the tag
- * stamp in `Cache#runLoader` is not guarded), so the storefront's tagged catalog answers 503.
- * The assertion stays and runs; it is marked todo until the fix lands.
- */
-export const TAGGED_GET_OR_SET_BUG =
-  'known bug: getOrSet with tags throws during an outage despite ignoreErrors (Cache#stamp unguarded)';
-
 /** The error messages of `samples` (first line, ports masked, the larder call that failed), with their counts. */
 export function causes(samples: Sample[]): Record<string, number> {
   const counts: Record<string, number> = {};
