@@ -33,9 +33,16 @@ import {
 /**
  * Headers that describe one response, not the page: never stored. A rate limiter's state
  * replayed from the cache would be wrong for every later client (draft-ietf-httpapi-
- * ratelimit-headers-10 §7.3 tells clients to ignore it on cached responses).
+ * ratelimit-headers-10 §7.3 tells clients to ignore it on cached responses), and
+ * Server-Timing describes the render that produced the response (W3C Server Timing), not a hit.
  */
-const PER_RESPONSE = new Set(['cache-status', 'ratelimit', 'ratelimit-policy', 'retry-after']);
+const PER_RESPONSE = new Set([
+  'cache-status',
+  'server-timing',
+  'ratelimit',
+  'ratelimit-policy',
+  'retry-after',
+]);
 
 /** What the core needs to know about a request. */
 export interface PageRequest {

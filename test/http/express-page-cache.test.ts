@@ -106,6 +106,10 @@ pageCacheSuite(
       count('post');
       res.send('posted');
     });
+    app.get('/timed', web.cachePage(60), (_req, res) => {
+      count('timed');
+      res.set('Server-Timing', `render;dur=${calls.get('timed')}`).send('timed');
+    });
     app.get('/never', web.neverCache(), (_req, res) => res.send('never'));
     app.get('/cc', web.cacheControl({ public: true, 'max-age': 100 }), (_req, res) => {
       res.set('Cache-Control', 'max-age=3600');
@@ -143,6 +147,14 @@ pageCacheSuite(
         assert.equal(calls.get('vary'), (before ?? 0) + 1, 'the next request renders again');
         const de = await fetch(`${base}/vary`, { headers: { 'accept-language': 'de' } });
         assert.match(de.headers.get('cache-status') ?? '', /hit/, 'the German page was left alone');
+      });
+
+      test("a hit does not replay the render's Server-Timing (it describes that one response)", async () => {
+        const miss = await fetch(`${ctx.base}/timed`);
+        assert.equal(miss.headers.get('server-timing'), 'render;dur=1');
+        const hit = await fetch(`${ctx.base}/timed`);
+        assert.match(hit.headers.get('cache-status') ?? '', /hit/);
+        assert.equal(hit.headers.get('server-timing'), null);
       });
 
       test('a cookie added at writeHead time (express-session style) still vetoes the store', async () => {
