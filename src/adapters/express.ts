@@ -5,6 +5,7 @@
  * only what they return differs (here: Express middleware).
  */
 import { ServerResponse } from 'node:http';
+import { createRequire } from 'node:module';
 import type { NextFunction, Request, Response } from 'express';
 import {
   addNeverCacheHeaders,
@@ -64,6 +65,7 @@ export interface AdaptOptions {
  * app.get('/health', web.health());
  */
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
+  hookExpressResponse();
   return {
     options,
     /**
@@ -381,6 +383,23 @@ function hookWriteHead(res: Patchable): void {
     configurable: true,
   });
   Object.defineProperty(hooked, HOOKED, { value: true, configurable: true });
+}
+
+/**
+ * Hooks Express's response prototype when `adapt()` runs, before the first request: a
+ * middleware that saves `res.writeHead` (on-headers, response-time) before the first
+ * `onHeaders` call would otherwise keep the unhooked function for that request, and the
+ * session's Set-Cookie would be lost on the process's first response. Express is loaded only
+ * if the app has it (Connect-style apps get the lazy hook in `hookWriteHead`).
+ */
+function hookExpressResponse(): void {
+  let proto: unknown;
+  try {
+    proto = (createRequire(import.meta.url)('express') as { response?: unknown }).response;
+  } catch {
+    return;
+  }
+  if (proto && Object.getPrototypeOf(proto) === ServerResponse.prototype) hookWriteHead(proto as Patchable);
 }
 
 /** Applies (once) the header patches registered by session, neverCache, cacheControl, varyOn…. */
