@@ -4,6 +4,7 @@
  * (ordinal rank, ordinal `top`/`page`, `score`, `count`, plain `incr`), else a Lua script
  * from `scripts.ts`.
  */
+import { BackendUnavailableError } from '../errors.js';
 import type { RedisConnection } from '../redis/connection.js';
 import { AMONG, COMBINE, RANGE, RANK, REMOVE_DENSE, WRITE } from './scripts.js';
 import type { BoardShape, LeaderboardStore, RawEntry, Slice, WriteOutcome } from './store.js';
@@ -62,7 +63,7 @@ function toEntries(rows: unknown[], from = 0): RawEntry[] {
 export function redisLeaderboardStore({ connection: conn }: RedisLeaderboardStoreOptions): LeaderboardStore {
   const send = <T>(args: string[], key: string) => conn.send<T>(args, { key });
 
-  return {
+  const store: LeaderboardStore = {
     async write(keys, shape, op): Promise<WriteOutcome> {
       // A plain all-time board: ZADD / ZINCRBY alone (incr's maxDelta is the delta itself).
       if (shape.radix === 0 && shape.ranking !== 'dense' && keys.expireAt === undefined) {
@@ -178,4 +179,27 @@ export function redisLeaderboardStore({ connection: conn }: RedisLeaderboardStor
       return toEntries(rows);
     },
   };
+  // A write (AMONG and COMBINE write scratch keys too) refused for memory is a typed 503.
+  for (const method of ['write', 'remove', 'reset', 'combine', 'among'] as const) {
+    const run = store[method] as (...args: unknown[]) => Promise<unknown>;
+    (store as unknown as Record<string, unknown>)[method] = (...args: unknown[]) =>
+      run(...args).catch((error: unknown) => {
+        throw outOfMemory(conn.name, error);
+      });
+  }
+  return store;
+}
+
+/**
+ * An `OOM` reply (maxmemory reached under `noeviction`) as a BackendUnavailableError that says
+ * what to do; any other error unchanged.
+ */
+function outOfMemory(backend: string, error: unknown): unknown {
+  if (!(error instanceof Error) || !error.message.startsWith('OOM')) return error;
+  return new BackendUnavailableError(
+    backend,
+    `Redis refused a leaderboard write: ${error.message}. The server reached maxmemory with 'noeviction': ` +
+      'raise maxmemory, or give leaderboards a server of their own (they must never be evicted).',
+    { cause: error },
+  );
 }

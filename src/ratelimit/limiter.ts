@@ -216,8 +216,11 @@ export class RateLimiter {
     error: unknown,
     start: number,
   ): Promise<RateLimitResult> {
+    // OOM: the server is at maxmemory under 'noeviction' and cannot count — as good as down.
+    const cannotCount =
+      isAvailabilityError(error) || (error instanceof Error && error.message.startsWith('OOM'));
     const answer =
-      !isAvailabilityError(error) || this.store.name === 'memory'
+      !cannotCount || this.store.name === 'memory'
         ? Promise.reject(error)
         : this.#degraded(keys, cost, peek, error);
     const metrics = this.#metrics;
@@ -262,11 +265,16 @@ export class RateLimiter {
       }));
       return this.#result(open, cost, true);
     }
-    throw error instanceof BackendUnavailableError
-      ? error
-      : new BackendUnavailableError(this.store.name, `rate limiter '${this.name}' cannot check limits.`, {
-          cause: error,
-        });
+    if (error instanceof BackendUnavailableError) throw error;
+    const full = error instanceof Error && error.message.startsWith('OOM');
+    throw new BackendUnavailableError(
+      this.store.name,
+      full
+        ? `rate limiter '${this.name}' cannot count: ${error.message}. The server reached maxmemory with ` +
+            "'noeviction': raise maxmemory, or give rate limits a server of their own."
+        : `rate limiter '${this.name}' cannot check limits.`,
+      { cause: error },
+    );
   }
 
   /** One key per rule; the subject in a hash tag so all of them land in one Cluster slot. */
