@@ -240,6 +240,22 @@ export class TaskUsageError extends LarderError {
 }
 
 /**
+ * A rate limiter was called wrongly: a key that is not a non-empty, well-formed string (a
+ * lone UTF-16 surrogate would share a counter with others on Redis, which stores UTF-8), or
+ * a cost that is not a whole number within the smallest limit. Nothing was counted. HTTP 400:
+ * keys are often built from request input (a user name, an address).
+ */
+export class RateLimitUsageError extends LarderError {
+  static override readonly code = 'E_RATELIMIT_USAGE';
+  /** The limiter's name. */
+  readonly limiter: string;
+  constructor(limiter: string, message: string, options: LarderErrorOptions = {}) {
+    super(`rateLimiter('${limiter}'): ${message}`, { status: 400, ...options });
+    this.limiter = limiter;
+  }
+}
+
+/**
  * A task ran and failed for good (its retries used up): what `AsyncResult.get()` throws.
  * `remoteName` is the class name of the error the handler threw (`'TypeError'`); in the
  * same process (the eager driver) `cause` is that error itself.

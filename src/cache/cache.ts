@@ -558,7 +558,14 @@ export class Cache {
 
   /** The store keys of `tags` (validated like keys; version-independent), or undefined for none. */
   #tagKeys(tags: readonly string[] | undefined): string[] | undefined {
-    if (tags === undefined || tags.length === 0) return undefined;
+    if (tags === undefined) return undefined;
+    // A string is iterable: 'abc' would quietly become the tags 'a', 'b' and 'c'.
+    if (!Array.isArray(tags))
+      throw new CacheValueError(
+        String(tags),
+        `tags must be an array of strings (tags: ['catalog']); got ${typeof tags}.`,
+      );
+    if (tags.length === 0) return undefined;
     return [...new Set(tags)].map((tag) => {
       if (typeof tag !== 'string' || tag === '')
         throw new CacheValueError(String(tag), 'a tag must be a non-empty string.');
@@ -712,10 +719,7 @@ export class Cache {
     const timer = this.#ops?.setMany;
     const start = timer === undefined ? 0 : performance.now();
     try {
-      const pairs: Array<readonly [string, unknown]> =
-        entries instanceof Map || Symbol.iterator in (entries as object)
-          ? [...(entries as Iterable<readonly [string, unknown]>)]
-          : Object.entries(entries as Record<string, unknown>);
+      const pairs = batchPairs(entries);
       const ttl = this.#ttl(options?.timeout);
       const byMade = new Map<string, string>();
       const encoded: Array<readonly [string, Payload]> = [];
@@ -1218,6 +1222,30 @@ export class Cache {
     }
     throw refused ?? error;
   }
+}
+
+/**
+ * `setMany`'s argument as [key, value] pairs: a Map, an iterable of pairs, or a plain object.
+ * Anything else (null, a string, a number, an array of non-pairs) is a CacheValueError, before
+ * anything is written.
+ */
+function batchPairs(entries: unknown): Array<readonly [string, unknown]> {
+  const refuse = (got: string) =>
+    new CacheValueError(
+      '(setMany)',
+      `setMany takes a Map, an iterable of [key, value] pairs or a plain object of key → value; got ${got}.`,
+    );
+  if (entries === null || typeof entries !== 'object')
+    throw refuse(entries === null ? 'null' : typeof entries);
+  if (entries instanceof Map) return [...entries];
+  if (!(Symbol.iterator in entries)) return Object.entries(entries);
+  const pairs: Array<readonly [string, unknown]> = [];
+  for (const pair of entries as Iterable<unknown>) {
+    if (!Array.isArray(pair) || pair.length !== 2)
+      throw refuse(`an entry that is not a [key, value] pair (${String(pair)})`);
+    pairs.push(pair as [string, unknown]);
+  }
+  return pairs;
 }
 
 const MISS: unique symbol = Symbol('miss');

@@ -6,7 +6,7 @@
  */
 import { createHash } from 'node:crypto';
 import { parseDuration } from '../config/duration.js';
-import { BackendUnavailableError, ConfigError, RateLimitedError } from '../errors.js';
+import { BackendUnavailableError, ConfigError, RateLimitedError, RateLimitUsageError } from '../errors.js';
 import type { RateLimitCounters } from '../metrics/metrics.js';
 import { isAvailabilityError } from '../redis/connection.js';
 import { memoryRateLimitStore } from './memory.js';
@@ -155,17 +155,31 @@ export class RateLimiter {
 
   /** Forgets `key`'s counts in every rule (e.g. after a successful login). */
   async reset(key: string): Promise<void> {
-    if (typeof key !== 'string' || key === '') {
-      throw new TypeError(
-        `rateLimiter('${this.name}'): the key must be a non-empty string; got ${typeof key}.`,
-      );
-    }
+    const refused = this.#refuseKey(key);
+    if (refused) throw refused;
     const keys = this.#keys(key);
     try {
       await this.store.reset(keys);
     } finally {
       await this.#insurance?.reset(keys);
     }
+  }
+
+  /** Why `key` cannot be counted, or undefined when it can. */
+  #refuseKey(key: unknown): RateLimitUsageError | undefined {
+    if (typeof key !== 'string' || key === '')
+      return new RateLimitUsageError(
+        this.name,
+        `the key must be a non-empty string; got ${key === '' ? 'an empty string' : typeof key}.`,
+      );
+    // Redis stores UTF-8: every lone surrogate becomes U+FFFD there, so such keys would share a counter.
+    if (!key.isWellFormed())
+      return new RateLimitUsageError(
+        this.name,
+        `the key ${JSON.stringify(key.slice(0, 100))} holds a lone UTF-16 surrogate, which Redis cannot keep apart from others; ` +
+          'normalise it first (key.toWellFormed()) or refuse the request.',
+      );
+    return undefined;
   }
 
   /** The largest cost a call may ask: the smallest rule's limit (a token bucket's burst). */
@@ -175,16 +189,14 @@ export class RateLimiter {
 
   // Not `async`: one promise step per check instead of an async frame and an await.
   #run(key: string, cost: number, peek: boolean): Promise<RateLimitResult> {
-    if (typeof key !== 'string' || key === '') {
-      return Promise.reject(
-        new TypeError(`rateLimiter('${this.name}'): the key must be a non-empty string; got ${typeof key}.`),
-      );
-    }
+    const refused = this.#refuseKey(key);
+    if (refused) return Promise.reject(refused);
     const most = this.#maxCost;
     if (!Number.isSafeInteger(cost) || cost < 1 || cost > most) {
       return Promise.reject(
-        new RangeError(
-          `rateLimiter('${this.name}'): cost must be a whole number from 1 to ${most} (the smallest limit); got ${cost}. ` +
+        new RateLimitUsageError(
+          this.name,
+          `cost must be a whole number from 1 to ${most} (the smallest limit); got ${cost}. ` +
             'A larger cost could never be allowed.',
         ),
       );

@@ -4,7 +4,7 @@
  * client address (cleared by a success), and a slower limit on failures per address.
  */
 import { isIP } from 'node:net';
-import { ConfigError } from '../errors.js';
+import { ConfigError, RateLimitUsageError } from '../errors.js';
 import { ipSubject } from '../http/client-ip.js';
 import type { Larder } from '../larder.js';
 import type { RateLimiterSpec } from './create.js';
@@ -129,11 +129,12 @@ export function createLoginGuard(larder: Larder, options: LoginGuardOptions = {}
 
   const subjects = (username: string, ip: string) => {
     if (typeof username !== 'string') {
-      throw new TypeError(`loginGuard: the user name must be a string; got ${typeof username}.`);
+      throw new RateLimitUsageError('loginGuard', `the user name must be a string; got ${typeof username}.`);
     }
     if (typeof ip !== 'string' || isIP(ip.replace(/%.*$/, '')) === 0) {
-      throw new TypeError(
-        'loginGuard: the client address must be an IP address (Express: req.ip; Hono: ' +
+      throw new RateLimitUsageError(
+        'loginGuard',
+        'the client address must be an IP address (Express: req.ip; Hono: ' +
           `getConnInfo(c).remote.address); got ${typeof ip === 'string' ? JSON.stringify(ip) : typeof ip}.`,
       );
     }

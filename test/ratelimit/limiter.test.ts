@@ -1,7 +1,7 @@
 /**
  * `larder.rateLimiter` and `RateLimiter` policy: configured names (unknown ones name the
  * configured ones), rules validated once with a `ConfigError` that names the path, argument
- * checks on every call (cost → RangeError, key → TypeError), `hit` → `RateLimitedError` 429,
+ * checks on every call (a bad cost or key → RateLimitUsageError, HTTP 400), `hit` → `RateLimitedError` 429,
  * named limiters created once, several names combined into one all-or-nothing limiter, and
  * the documented key layout `rl:{subject}:<limiter>:<rule>`.
  */
@@ -9,7 +9,13 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import calculateSlot from 'cluster-key-slot';
 import type { LarderConfig } from '../../src/config/index.js';
-import { BackendUnavailableError, ConfigError, LarderError, RateLimitedError } from '../../src/errors.js';
+import {
+  BackendUnavailableError,
+  ConfigError,
+  LarderError,
+  RateLimitedError,
+  RateLimitUsageError,
+} from '../../src/errors.js';
 import { createLarder, type Larder } from '../../src/larder.js';
 import {
   memoryRateLimitStore,
@@ -268,11 +274,11 @@ describe('larder.rateLimiter(options): rules are validated once, with the path',
 });
 
 describe('RateLimiter calls', () => {
-  it('cost must be a whole number from 1 to the smallest limit: else RangeError, nothing consumed', async () => {
+  it('cost must be a whole number from 1 to the smallest limit: else RateLimitUsageError, nothing consumed', async () => {
     const { limiter, larder } = clocked({ name: 'cost', limit: 5, window: 60 });
     for (const cost of [0, -1, 1.5, Number.NaN, 6, Number.POSITIVE_INFINITY]) {
-      await assert.rejects(limiter.consume('s', { cost }), RangeError, `consume cost ${cost}`);
-      await assert.rejects(limiter.peek('s', { cost }), RangeError, `peek cost ${cost}`);
+      await assert.rejects(limiter.consume('s', { cost }), RateLimitUsageError, `consume cost ${cost}`);
+      await assert.rejects(limiter.peek('s', { cost }), RateLimitUsageError, `peek cost ${cost}`);
     }
     await assert.rejects(limiter.consume('s', { cost: 6 }), /from 1 to 5/);
     const full = await limiter.consume('s', { cost: 5 });
@@ -294,7 +300,7 @@ describe('RateLimiter calls', () => {
       ],
       now: () => 0,
     });
-    await assert.rejects(multi.consume('s', { cost: 4 }), RangeError);
+    await assert.rejects(multi.consume('s', { cost: 4 }), RateLimitUsageError);
     assert.equal((await multi.consume('s', { cost: 3 })).allowed, true);
     const bucket = larder.rateLimiter({
       name: 'bucket',
@@ -305,17 +311,30 @@ describe('RateLimiter calls', () => {
       now: () => 0,
     });
     assert.equal((await bucket.consume('s', { cost: 6 })).allowed, true);
-    await assert.rejects(bucket.consume('s', { cost: 7 }), RangeError);
+    await assert.rejects(bucket.consume('s', { cost: 7 }), RateLimitUsageError);
     await larder.close();
   });
 
-  it("key '' (or not a string) → TypeError", async () => {
+  it("key '', not a string, or with a lone surrogate → RateLimitUsageError (400), nothing counted", async () => {
     const { limiter, larder } = clocked({ name: 'keys', limit: 5, window: 60 });
-    for (const key of ['', 42, undefined, null]) {
-      await assert.rejects(limiter.consume(key as string), TypeError, `consume(${String(key)})`);
-      await assert.rejects(limiter.peek(key as string), TypeError, `peek(${String(key)})`);
-      await assert.rejects(limiter.hit(key as string), TypeError, `hit(${String(key)})`);
+    for (const key of ['', 42, undefined, null, 'user:\ud800', 'user:\udfff!']) {
+      await assert.rejects(limiter.consume(key as string), RateLimitUsageError, `consume(${String(key)})`);
+      await assert.rejects(limiter.peek(key as string), RateLimitUsageError, `peek(${String(key)})`);
+      await assert.rejects(limiter.hit(key as string), RateLimitUsageError, `hit(${String(key)})`);
+      await assert.rejects(limiter.reset(key as string), RateLimitUsageError, `reset(${String(key)})`);
     }
+    await assert.rejects(limiter.consume('user:\ud800'), (error: unknown) => {
+      assert.ok(error instanceof RateLimitUsageError);
+      assert.equal(error.status, 400);
+      assert.equal(error.limiter, 'keys');
+      assert.match(error.message, /lone UTF-16 surrogate.*toWellFormed/);
+      return true;
+    });
+    assert.equal(
+      (await limiter.peek('user:\ufffd')).remaining,
+      4,
+      'nothing was counted (peek answers as if it took 1)',
+    );
     await larder.close();
   });
 

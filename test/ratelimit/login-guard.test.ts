@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { ConfigError } from '../../src/errors.js';
+import { ConfigError, RateLimitUsageError } from '../../src/errors.js';
 import { createLarder, type Larder } from '../../src/larder.js';
 import {
   createLoginGuard,
@@ -158,12 +158,12 @@ for (const target of ['memory', 'standalone'] as const) {
         }
       }));
 
-    test('a wrong argument is a TypeError naming it; a wrong option a ConfigError naming its path', () =>
+    test('a wrong argument is a RateLimitUsageError naming it; a wrong option a ConfigError naming its path', () =>
       withGuard({}, async ({ larder, guard }) => {
         await assert.rejects(guard.check('alice', ''), /client address must be an IP address.*got ""/);
         await assert.rejects(guard.check('alice', 'unknown'), /client address must be an IP address/);
         assert.equal((await guard.check('alice', 'fe80::1%eth0')).allowed, true, 'a zone id is allowed');
-        await assert.rejects(guard.failed(42 as never, '203.0.113.7'), TypeError);
+        await assert.rejects(guard.failed(42 as never, '203.0.113.7'), RateLimitUsageError);
         assert.throws(
           () => createLoginGuard(larder, { perUserAndIp: { limit: 0, window: 60 } }),
           (error: unknown) =>
