@@ -8,6 +8,9 @@ import { LATENCY_BUCKETS_MS, type OpStats } from './types.js';
 const BOUNDS: readonly number[] = LATENCY_BUCKETS_MS;
 const LAST = BOUNDS.length;
 
+/** A start time meaning "not timed": `performance.now()` is past 0 once the process runs. */
+export const UNTIMED = 0;
+
 /**
  * Counts and times one operation (`cache default get`, `session save`, …).
  *
@@ -26,9 +29,13 @@ export class OpTimer {
   // Array.from, not new Array(n).fill(0): a packed array, not a holey one.
   readonly buckets: number[] = Array.from({ length: LAST + 1 }, () => 0);
 
-  /** Records one finished call that started at `start` (a `performance.now()` reading). */
+  /**
+   * Records one finished call that started at `start` (a `performance.now()` reading), or,
+   * with {@link UNTIMED}, an in-process call too short to time (see `instant`).
+   */
   done(start: number): void {
-    this.record(performance.now() - start);
+    if (start === UNTIMED) this.instant();
+    else this.record(performance.now() - start);
   }
 
   /** Records one finished call that took `ms` milliseconds. */
