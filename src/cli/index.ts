@@ -8,46 +8,16 @@
  * backend down, a session that was not the user's, a benchmark that failed); 2 it could not
  * run as asked (bad usage or config, no Redis configured, a server out of reach).
  */
-import { readFileSync } from 'node:fs';
-import path from 'node:path';
-import { Command, CommanderError } from 'commander';
+import { CommanderError } from 'commander';
 import { LarderError } from '../errors.js';
-import { benchCommand, PACKAGE_ROOT } from './bench.js';
-import { clearCommand } from './clear.js';
 import { CliError } from './context.js';
-import { infoCommand } from './info.js';
-import { keysCommand } from './keys.js';
+import { createProgram } from './program.js';
 import { run } from './run.js';
-import { sessionsCommand } from './sessions.js';
-import { workerCommand } from './worker.js';
-
-const { version } = JSON.parse(readFileSync(path.join(PACKAGE_ROOT, 'package.json'), 'utf8')) as {
-  version: string;
-};
-
-const program = new Command('larder')
-  .description('Inspect and operate a larder deployment.')
-  .version(version, '-V, --version')
-  .option(
-    '-c, --config <module>',
-    'module whose default export is a Larder or a Larder config (default: REDIS_URL)',
-  )
-  .option('--json', 'print JSON on stdout instead of text')
-  .option('--progress', 'show progress bars on stderr even when it is not a terminal')
-  .option('--no-progress', 'never show progress bars')
-  // Usage errors exit 2, as every other "could not run as asked".
-  .exitOverride()
-  .showHelpAfterError('(add --help for usage)');
 
 let longRunning = false;
-infoCommand(program, run);
-keysCommand(program, run);
-clearCommand(program, run);
-sessionsCommand(program, run);
-workerCommand(program, () => {
+const program = createProgram(run, () => {
   longRunning = true;
 });
-benchCommand(program);
 
 // A reader that stops early (`larder keys | head`) is not an error.
 process.stdout.on('error', (error: NodeJS.ErrnoException) => {

@@ -123,6 +123,9 @@ test('Redis killed and restarted under load: cached routes 0 5xx, sessions 503 f
       for (const s of refused)
         assert.match(s.body ?? '', /unavailable|not answering|could not connect|no reply/i);
     });
+    await t.test('page-cache hits resume within 2 s of the restart', () => {
+      assert.ok(resumeMs < 2_000, `hits resumed ${round(resumeMs)} ms after the restart`);
+    });
     await t.test(`no request waited past the command timeout + ${MARGIN_MS} ms`, () => {
       assert.ok(
         slowest < COMMAND_TIMEOUT_MS + MARGIN_MS,
