@@ -103,6 +103,8 @@ export interface ConnectionOptions {
 
 /** Redis reply errors that mean "this server can't serve you now", not "bad command". */
 const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
+/** Node's TLS errors for a certificate it does not trust (self-signed, unknown CA, wrong host, expired). */
+const TLS_REFUSAL = /certificate|self[- ]signed|unable to verify|altnames|CERT_|SSL routines/i;
 const AUTH_FAILURE = /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|AUTH.*without any password/i;
 
 /** True when `error` means the server is out of reach rather than the command was wrong. */
@@ -214,7 +216,9 @@ export class RedisConnection {
       (ms) =>
         new BackendUnavailableError(
           this.name,
-          `not connected within ${ms} ms (commandTimeout); still trying. ${this.#lastError ?? ''}`.trim(),
+          `not connected within ${ms} ms (commandTimeout); still trying.${this.#lastError ? ` ${this.#lastError}.` : ''}${
+            TLS_REFUSAL.test(this.#lastError ?? '') ? ` ${this.#connectAdvice()}` : ''
+          }`,
         ),
     );
   }
@@ -613,6 +617,14 @@ export class RedisConnection {
     );
   }
 
+  /** What to check when connecting fails: a refused certificate is not a server that is down. */
+  #connectAdvice(): string {
+    return TLS_REFUSAL.test(this.#lastError ?? '')
+      ? "The server's TLS certificate was refused: give the CA that signed it (the location's `tls: { ca }`), " +
+          'and check that the host name in the URL is one the certificate names.'
+      : `Check that redis-server is running at ${this.describeNodes().join(', ')} and that the URL is right.`;
+  }
+
   #openError(): BackendUnavailableError {
     const why = this.#lastError ? ` Last error: ${this.#lastError}.` : '';
     return new BackendUnavailableError(
@@ -663,7 +675,7 @@ export class RedisConnection {
         reject(
           new BackendUnavailableError(
             this.name,
-            `could not connect within ${connectTimeout} ms${why}. Check that redis-server is running at ${this.describeNodes().join(', ')} and that the URL is right.`,
+            `could not connect within ${connectTimeout} ms${why}. ${this.#connectAdvice()}`,
           ),
         );
       }, connectTimeout);
