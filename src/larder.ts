@@ -302,6 +302,11 @@ export class Larder {
     if (logger) logger[level](message);
   }
 
+  /** True once `close()` was called: long-lived streams (the dashboard's) end themselves. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   /** Drains and quits every connection. Safe to call more than once. */
   async close(): Promise<void> {
     if (this.#closed) return;

@@ -67,6 +67,9 @@ export interface QueueDepthSource {
   queueDepths(): Promise<Record<string, QueueDepth>>;
 }
 
+/** How long `gauges()` waits for the broker's queue counts before leaving them out. */
+const GAUGES_WAIT_MS = 2000;
+
 /** What `larder.metrics.gauges()` resolves. */
 export interface Gauges {
   queues: Record<string, QueueDepth>;
@@ -164,11 +167,23 @@ export class Metrics {
 
   /**
    * Queue depths by queue name, asked of the broker now (BullMQ job counts of the queues
-   * of the defined tasks). Empty on the eager driver or before `larder.tasks` is used.
+   * of the defined tasks). Empty on the eager driver or before `larder.tasks` is used, and
+   * when the broker fails or does not answer within `waitMs`: BullMQ's counts never settle
+   * while the broker is down, and a scrape or a dashboard frame must not hang on them.
    */
-  async gauges(): Promise<Gauges> {
-    if (!this.enabled || this.#queueSource === undefined) return { queues: {} };
-    return { queues: await this.#queueSource.queueDepths() };
+  gauges(waitMs = GAUGES_WAIT_MS): Promise<Gauges> {
+    const source = this.#queueSource;
+    if (!this.enabled || source === undefined) return Promise.resolve({ queues: {} });
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<Gauges>((resolve) => {
+      timer = setTimeout(() => resolve({ queues: {} }), waitMs);
+      timer.unref();
+    });
+    const asked = source.queueDepths().then(
+      (queues): Gauges => ({ queues }),
+      (): Gauges => ({ queues: {} }),
+    );
+    return Promise.race([asked, late]).finally(() => clearTimeout(timer));
   }
 
   /**

@@ -269,23 +269,6 @@ function definitions(): Array<[string, string, Kind, (s: Scrape) => Sample[] | P
   ];
 }
 
-/** How long a scrape waits for the broker's queue counts before leaving them out. */
-const GAUGES_WAIT_MS = 2000;
-
-/**
- * `metrics.gauges()`, or no queues when the broker fails or is slower than
- * `GAUGES_WAIT_MS`: an unreachable broker must not fail or hang the whole scrape.
- */
-function boundedGauges(metrics: Metrics): Promise<Gauges> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<Gauges>((resolve) => {
-    timer = setTimeout(() => resolve({ queues: {} }), GAUGES_WAIT_MS);
-    timer.unref();
-  });
-  const asked = metrics.gauges().catch(() => ({ queues: {} }));
-  return Promise.race([asked, late]).finally(() => clearTimeout(timer));
-}
-
 /**
  * A Registry over `metrics`: one snapshot per scrape, shared by every metric in it.
  *
@@ -303,7 +286,7 @@ export function createRegistry(metrics: Metrics, options: { defaultMetrics: bool
       current = {
         snapshot: metrics.snapshot(),
         gauges: () => {
-          gauges ??= boundedGauges(metrics);
+          gauges ??= metrics.gauges();
           return gauges;
         },
       };

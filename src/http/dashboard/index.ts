@@ -59,6 +59,19 @@ export type DashboardAnswer = EventOpening;
 
 /** Session count is asked at most this often (it may SCAN). */
 const SESSION_COUNT_EVERY_MS = 10_000;
+/** How long the page and a stream's first frame wait for queue depths and the session count. */
+const FIRST_ANSWERS_WAIT_MS = 1000;
+
+/** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
+function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  return Promise.race([promise.then(noop, noop), late]).finally(() => clearTimeout(timer));
+}
+const noop = () => {};
 /** A follower whose unsent bytes pass this is dropped (it reconnects when it can keep up). */
 const MAX_BUFFERED = 256 * 1024;
 
@@ -86,6 +99,9 @@ export class Dashboard<Req> {
   #last: DashboardFrame | undefined;
   #ticking = false;
   #sessionCount: { value: number | null; at: number } = { value: null, at: 0 };
+  #countAsked: Promise<void> | undefined;
+  #queues: Record<string, QueueDepth> = {};
+  #queuesAsked: Promise<void> | undefined;
 
   constructor(larder: Larder, options: DashboardOptions<Req>) {
     if (typeof options !== 'object' || options === null || typeof options.authorize !== 'function') {
@@ -146,7 +162,7 @@ export class Dashboard<Req> {
 
   async #page(base: string): Promise<NeutralResponse> {
     const live = this.#timer !== undefined && this.#last !== undefined;
-    const frame = live ? (this.#last as DashboardFrame) : await this.#frame(undefined);
+    const frame = live ? (this.#last as DashboardFrame) : await this.#frame(undefined, undefined, true);
     const info = await redisInfo(this.#larder);
     const body = renderPage({
       title: this.title,
@@ -246,13 +262,25 @@ export class Dashboard<Req> {
 
   /** One interval: a new snapshot, the frame against the previous one, sent to every follower. */
   async #tick(): Promise<void> {
+    // The app closed its Larder (a graceful shutdown): end the streams, or server.close() would wait on them.
+    if (this.#larder.closed) {
+      for (const sink of this.#followers) sink.end();
+      this.#followers.clear();
+      this.#stop();
+      return;
+    }
     // A slow broker (queue depths) must not pile ticks up: skip while one is running.
     if (this.#ticking) return;
     this.#ticking = true;
     try {
-      const frame = await this.#frame(this.#previous, (snapshot) => {
-        this.#previous = snapshot;
-      });
+      const first = this.#previous === undefined;
+      const frame = await this.#frame(
+        this.#previous,
+        (snapshot) => {
+          this.#previous = snapshot;
+        },
+        first,
+      );
       if (this.#followers.size === 0) return;
       this.#last = frame;
       const message = frameMessage(frame);
@@ -272,40 +300,59 @@ export class Dashboard<Req> {
     }
   }
 
-  /** The frame from `previous` (or since start) to now, gauges included. */
+  /**
+   * The frame from `previous` (or since start) to now. Queue depths and the session count
+   * are asked in the background and the frame carries the last answers: a broker that is
+   * down, or a session count that SCANs a big keyspace, must not hold up the live frames.
+   * The page waits for the first answers (bounded by `metrics.gauges()`'s own 2 s).
+   */
   async #frame(
     previous: MetricsSnapshot | undefined,
     taken?: (snapshot: MetricsSnapshot) => void,
+    wait = false,
   ): Promise<DashboardFrame> {
-    const metrics = this.#larder.metrics;
     const now = Date.now();
-    const snapshot = metrics.snapshot();
+    const snapshot = this.#larder.metrics.snapshot();
     taken?.(snapshot);
     const frame = frameBetween(previous, snapshot);
-    const [queues, count] = await Promise.all([
-      metrics.gauges().then(
-        (g) => g.queues,
-        (): Record<string, QueueDepth> => ({}),
-      ),
-      this.#sessions(now),
-    ]);
-    frame.queues = queues;
-    frame.sessions.count = count;
+    const refreshing = this.#refresh(now);
+    if (wait) await settledWithin(refreshing, FIRST_ANSWERS_WAIT_MS);
+    frame.queues = this.#queues;
+    frame.sessions.count = this.#sessionCount.value;
     frame.dashboardClients = this.#followers.size;
     return frame;
   }
 
-  /** `larder.sessions.count()` when the session store has it, at most every ~10 s. */
-  async #sessions(now: number): Promise<number | null> {
-    if (now - this.#sessionCount.at < SESSION_COUNT_EVERY_MS) return this.#sessionCount.value;
-    this.#sessionCount.at = now;
+  /**
+   * Asks for queue depths (every frame) and the session count (at most every ~10 s; a SCAN
+   * of the session keys on Redis, while a dashboard is open), one request of each kind at a time.
+   */
+  #refresh(now: number): Promise<unknown> {
+    this.#queuesAsked ??= this.#larder.metrics
+      .gauges()
+      .then((g) => {
+        this.#queues = g.queues;
+      })
+      .finally(() => {
+        this.#queuesAsked = undefined;
+      });
+    if (!this.#countAsked && now - this.#sessionCount.at >= SESSION_COUNT_EVERY_MS) {
+      this.#sessionCount.at = now;
+      this.#countAsked = this.#countSessions().finally(() => {
+        this.#countAsked = undefined;
+      });
+    }
+    return Promise.all([this.#queuesAsked, this.#countAsked]);
+  }
+
+  /** `larder.sessions.count()` when the session store has it; null when it cannot count. */
+  async #countSessions(): Promise<void> {
     try {
       const sessions = this.#larder.sessions as unknown as { count?: () => Promise<number> };
       this.#sessionCount.value = typeof sessions.count === 'function' ? await sessions.count() : null;
     } catch {
       this.#sessionCount.value = null;
     }
-    return this.#sessionCount.value;
   }
 }
 
