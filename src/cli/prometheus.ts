@@ -110,12 +110,25 @@ export function cacheFigures(samples: readonly Sample[]): Record<string, CacheFi
 export async function fetchCacheFigures(url: string): Promise<Record<string, CacheFigures>> {
   let text: string;
   try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(5000) });
+    // fetch refuses a URL with credentials: they travel as Basic auth instead.
+    const target = new URL(url);
+    const headers: Record<string, string> = {};
+    if (target.username || target.password) {
+      const user = decodeURIComponent(target.username);
+      const password = decodeURIComponent(target.password);
+      headers.authorization = `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+      target.username = '';
+      target.password = '';
+    }
+    const response = await fetch(target, { headers, signal: AbortSignal.timeout(5000) });
     if (!response.ok) throw new Error(`HTTP ${response.status}`);
     text = await response.text();
   } catch (error) {
+    // An error's own text may quote the URL: never print the password it holds.
+    const password = URL.canParse(url) ? decodeURIComponent(new URL(url).password) : '';
+    const why = password ? (error as Error).message.replaceAll(password, '***') : (error as Error).message;
     throw new CliError(
-      `--metrics-url ${maskUrl(url)}: could not read it (${(error as Error).message}). Give the URL of the app's metrics route (web.metrics()).`,
+      `--metrics-url ${maskUrl(url)}: could not read it (${why}). Give the URL of the app's metrics route (web.metrics()).`,
     );
   }
   return cacheFigures(parsePrometheus(text));

@@ -37,7 +37,14 @@ describe('larder info (standalone, config module)', () => {
     // At least one key, so the server's keyspace has a db0 line.
     app = createLarder(configFor(url, prefix));
     await app.cache('pages').set('home', 'h', { timeout: 60 });
-    metrics = createServer((_req, res) => {
+    metrics = createServer((req, res) => {
+      // /secure wants Basic auth as user:s3cret.
+      const basic = `Basic ${Buffer.from('user:s3cret').toString('base64')}`;
+      if (req.url === '/secure' && req.headers.authorization !== basic) {
+        res.statusCode = 401;
+        res.end();
+        return;
+      }
       res.setHeader('content-type', 'text/plain; version=0.0.4');
       res.end(METRICS);
     });
@@ -67,6 +74,20 @@ describe('larder info (standalone, config module)', () => {
       out,
       /^ {2}pages +hit ratio 75\.0% {2}hits 30 {2}misses 10 {2}errors 1 {2}ops get=40 set=10$/m,
     );
+  });
+
+  test('--metrics-url with credentials: sent as Basic auth, never printed', async () => {
+    const secure = metricsUrl.replace('http://', 'http://user:s3cret@').replace('/metrics', '/secure');
+    const ok = await larder(['--config', CONFIG_MODULE, '--json', 'info', '--metrics-url', secure], env);
+    assert.equal(ok.code, 0, ok.stderr);
+    assert.ok(JSON.parse(ok.stdout).metrics.caches, 'the figures were read');
+    assert.doesNotMatch(ok.stdout + ok.stderr, /s3cret/);
+    const wrong = secure.replace('s3cret', 'wr0ng');
+    const refused = await larder(['--config', CONFIG_MODULE, 'info', '--metrics-url', wrong], env);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /HTTP 401/);
+    assert.match(refused.stderr, /user:\*\*\*@/);
+    assert.doesNotMatch(refused.stdout + refused.stderr, /wr0ng/);
   });
 
   test('--json: the same report, machine-readable', async () => {
