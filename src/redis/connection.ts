@@ -103,6 +103,19 @@ export interface ConnectionOptions {
 
 /** Redis reply errors that mean "this server can't serve you now", not "bad command". */
 const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NOREPLICAS|BUSY)\b/;
+/**
+ * `args` sent on a probe client (a Cluster replica, for health and `larder info`), bounded by
+ * `timeoutMs`, outside any connection's breaker and deadlines.
+ */
+function probe<T>(client: RedisCommands, args: string[], timeoutMs: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
+    timer.unref();
+  });
+  return Promise.race([client.sendCommand(args) as Promise<T>, late]).finally(() => clearTimeout(timer));
+}
+
 /** Node's TLS errors for a certificate it does not trust (self-signed, unknown CA, wrong host, expired). */
 const TLS_REFUSAL = /certificate|self[- ]signed|unable to verify|altnames|CERT_|SSL routines/i;
 const AUTH_FAILURE = /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|AUTH.*without any password/i;
@@ -537,12 +550,19 @@ export class RedisConnection {
       const colon = address.lastIndexOf(':');
       replicas.push({ address, host: address.slice(0, colon), port: Number(address.slice(colon + 1)) });
     }
+    // Replicas that left the Cluster: stop probing them.
+    const current = new Set(replicas.map((r) => r.address));
+    for (const [address, client] of this.#replicaClients) {
+      if (current.has(address)) continue;
+      this.#replicaClients.delete(address);
+      client.destroy?.();
+    }
     return Promise.all(
       replicas.map(async ({ address, host, port }): Promise<ServerNode> => {
         let client = this.#replicaClients.get(address);
         if (!client) {
           const { kind: _, nodes: __, ...common } = loc;
-          client = this.#standalone({ ...common, kind: 'standalone', host, port, db: 0, poolSize: 1 });
+          client = this.#standalone({ ...common, kind: 'standalone', host, port, db: 0, poolSize: 1 }, true);
           this.#replicaClients.set(address, client);
           let timer: NodeJS.Timeout | undefined;
           try {
@@ -573,6 +593,7 @@ export class RedisConnection {
     const client = server.client;
     if (!client)
       return Promise.reject(new BackendUnavailableError(server.address, server.error ?? 'not connected'));
+    if (this.topology === 'cluster' && server.role === 'replica') return probe<T>(client, args, timeout);
     const sentinel = this.topology === 'sentinel';
     return this.run(
       (c) => (sentinel ? c.sendCommand(false, args) : c.sendCommand(args)),
@@ -755,7 +776,7 @@ export class RedisConnection {
     }
   }
 
-  #standalone(loc: StandaloneLocation): RedisCommands {
+  #standalone(loc: StandaloneLocation, probe = false): RedisCommands {
     const client = createClient({
       ...this.#auth(loc),
       database: loc.db,
@@ -770,6 +791,12 @@ export class RedisConnection {
         ...(loc.path ? { path: loc.path } : { host: loc.host, port: loc.port }),
       },
     } as any);
+    if (probe) {
+      // A health probe of a Cluster replica: its failures are its own, never this
+      // connection's (no breaker strike, no failing of in-flight commands, no fatal auth).
+      client.on('error', () => {});
+      return client;
+    }
     this.#watch(client);
     // A tracking connection carries invalidation pushes as well as replies; it stays on
     // the general deadline path.
