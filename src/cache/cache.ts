@@ -16,7 +16,7 @@ import {
   ConfigError,
   SerializationError,
 } from '../errors.js';
-import type { CacheOp, CacheTimers, Metrics } from '../metrics/metrics.js';
+import type { CacheOp, CacheStatsSource, CacheTimers, Metrics } from '../metrics/metrics.js';
 import { UNTIMED } from '../metrics/op-timer.js';
 import type { CacheBackend, LocalTier, Payload, ReadEntry, TtlMs } from './backend.js';
 import { type Codec, samePayload } from './codec.js';
@@ -78,18 +78,12 @@ export interface CacheEntry<T = unknown> {
   expiresAt: number | null | undefined;
 }
 
-/** Counters a cache keeps about itself (the metrics module exports them). */
-export interface CacheStats {
-  /** Every hit, `localHits` included. */
-  hits: number;
-  /** Hits served by the in-process tier (tiered backend), without a round trip. */
-  localHits: number;
-  /** Stale values `getOrSet` served within their grace period. */
-  staleHits: number;
-  misses: number;
-  errors: number;
-  decodeErrors: number;
-}
+/**
+ * Counters a cache keeps about itself, read by `larder.metrics`: every hit (`localHits`, from
+ * the tiered backend's in-process tier, included), stale values served within a grace
+ * period, misses, errors and undecodable payloads.
+ */
+export type CacheStats = CacheStatsSource;
 
 export interface CacheDeps {
   backend: CacheBackend;

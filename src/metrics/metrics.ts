@@ -5,6 +5,7 @@
  * only reads the counters when it is scraped.
  */
 import type { Registry } from 'prom-client';
+import { within } from '../within.js';
 import { OpTimer, OpTimers } from './op-timer.js';
 import { createRegistry, PROMETHEUS_CONTENT_TYPE } from './prometheus.js';
 import type {
@@ -18,14 +19,7 @@ import type {
 } from './types.js';
 
 /** A cache's own counters (`cache.stats`), read at snapshot time rather than copied on each call. */
-export interface CacheStatsSource {
-  hits: number;
-  localHits: number;
-  staleHits: number;
-  misses: number;
-  errors: number;
-  decodeErrors: number;
-}
+export type CacheStatsSource = Omit<CacheMetrics, 'hitRatio' | 'ops'>;
 
 /** The cache operations that are timed, each with its timer (a fixed shape for the hot path). */
 export const CACHE_OPS = [
@@ -174,16 +168,11 @@ export class Metrics {
   gauges(waitMs = GAUGES_WAIT_MS): Promise<Gauges> {
     const source = this.#queueSource;
     if (!this.enabled || source === undefined) return Promise.resolve({ queues: {} });
-    let timer: NodeJS.Timeout | undefined;
-    const late = new Promise<Gauges>((resolve) => {
-      timer = setTimeout(() => resolve({ queues: {} }), waitMs);
-      timer.unref();
-    });
     const asked = source.queueDepths().then(
       (queues): Gauges => ({ queues }),
       (): Gauges => ({ queues: {} }),
     );
-    return Promise.race([asked, late]).finally(() => clearTimeout(timer));
+    return within(asked, waitMs, (): Gauges => ({ queues: {} }));
   }
 
   /**

@@ -13,6 +13,7 @@ import { createClient, createCluster, createSentinel, ErrorReply, RESP_TYPES } f
 import { redactUrl } from '../config/location.js';
 import type { RedisLocation, StandaloneLocation } from '../config/types.js';
 import { BackendUnavailableError } from '../errors.js';
+import { within } from '../within.js';
 import { CircuitBreaker } from './breaker.js';
 import { DeadlineTracker } from './deadline.js';
 import { ReplyOrderDeadlines } from './reply-order.js';
@@ -108,12 +109,9 @@ const UNAVAILABLE_REPLY = /^(LOADING|READONLY|MASTERDOWN|CLUSTERDOWN|TRYAGAIN|NO
  * `timeoutMs`, outside any connection's breaker and deadlines.
  */
 function probe<T>(client: RedisCommands, args: string[], timeoutMs: number): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`no reply within ${timeoutMs} ms`)), timeoutMs);
-    timer.unref();
+  return within(client.sendCommand(args) as Promise<T>, timeoutMs, () => {
+    throw new Error(`no reply within ${timeoutMs} ms`);
   });
-  return Promise.race([client.sendCommand(args) as Promise<T>, late]).finally(() => clearTimeout(timer));
 }
 
 /** Node's TLS errors for a certificate it does not trust (self-signed, unknown CA, wrong host, expired). */
@@ -564,23 +562,14 @@ export class RedisConnection {
           const { kind: _, nodes: __, ...common } = loc;
           client = this.#standalone({ ...common, kind: 'standalone', host, port, db: 0, poolSize: 1 }, true);
           this.#replicaClients.set(address, client);
-          let timer: NodeJS.Timeout | undefined;
           try {
-            await Promise.race([
-              client.connect(),
-              new Promise((_, reject) => {
-                timer = setTimeout(
-                  () => reject(new Error(`not connected within ${loc.connectTimeout} ms`)),
-                  loc.connectTimeout,
-                );
-              }),
-            ]);
+            await within(client.connect(), loc.connectTimeout, () => {
+              throw new Error(`not connected within ${loc.connectTimeout} ms`);
+            });
           } catch (error) {
             this.#replicaClients.delete(address);
             client.destroy?.();
             return { address, role: 'replica', error: (error as Error).message };
-          } finally {
-            clearTimeout(timer);
           }
         }
         return { address, role: 'replica', client };

@@ -17,6 +17,7 @@ import { parseDuration } from '../../config/duration.js';
 import { ConfigError, describeValue } from '../../errors.js';
 import type { Larder } from '../../larder.js';
 import type { MetricsSnapshot, QueueDepth } from '../../metrics/types.js';
+import { within } from '../../within.js';
 import { EVENT_STREAM_HEADERS, type EventOpening, type EventSink } from '../events.js';
 import type { NeutralResponse } from '../health.js';
 import { problemResponse } from '../problem.js';
@@ -63,14 +64,8 @@ const SESSION_COUNT_EVERY_MS = 10_000;
 const FIRST_ANSWERS_WAIT_MS = 1000;
 
 /** Resolves when `promise` settles or after `ms`, whichever comes first; never rejects. */
-function settledWithin(promise: Promise<unknown>, ms: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-    timer.unref();
-  });
-  return Promise.race([promise.then(noop, noop), late]).finally(() => clearTimeout(timer));
-}
+const settledWithin = (promise: Promise<unknown>, ms: number): Promise<void> =>
+  within(promise.then(noop, noop), ms, noop);
 const noop = () => {};
 /** A follower whose unsent bytes pass this is dropped (it reconnects when it can keep up). */
 const MAX_BUFFERED = 256 * 1024;
