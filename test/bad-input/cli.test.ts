@@ -7,18 +7,15 @@
  * its own (`clear --yes` may run), and a key outside every cache survives it all.
  */
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
+import { type CliRun, larder } from '../cli/support.js';
 import { type RedisServerHandle, startStandalone } from '../support/redis-server.js';
 import { hostileString } from './support.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = path.join(ROOT, 'dist/cli/index.js');
 /**
  * Runs of the property; each spawns PARALLEL processes at once: 80 invocations, about 0.5 s
  * of CPU each on this shared machine (node start-up and the CLI's imports dominate).
@@ -26,47 +23,10 @@ const CLI = path.join(ROOT, 'dist/cli/index.js');
 const RUNS = 20;
 const PARALLEL = 4;
 
-interface Ran {
-  args: string[];
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function larder(args: string[], env: Record<string, string>, cwd: string): Promise<Ran> {
-  const base = { ...process.env };
-  delete base.REDIS_URL;
-  delete base.LARDER_REDIS_URL;
-  delete base.LARDER_DEBUG;
-  const child = spawn(process.execPath, [CLI, ...args], {
-    cwd,
-    env: { ...base, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  // A guard against a command that never ends (a failure, not a timing assertion).
-  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
-  return new Promise((resolve, reject) => {
-    child.once('error', reject);
-    child.once('close', (code, signal) => {
-      clearTimeout(guard);
-      resolve({ args, code, signal, stdout, stderr });
-    });
-  });
-}
-
 /** A stack trace line (`    at fn (file:1:2)`), or Node's report of an uncaught error. */
 const STACK = /^\s+at .+:\d+:\d+\)?$|node:internal|Uncaught|triggerUncaughtException/m;
 
-function assertClean(ran: Ran): void {
+function assertClean(ran: CliRun): void {
   const shown = `larder ${JSON.stringify(ran.args)} → ${ran.code ?? ran.signal}\nstderr: ${ran.stderr.slice(0, 1500)}`;
   assert.equal(ran.signal, null, `killed: ${shown}`);
   assert.ok(ran.code === 0 || ran.code === 1 || ran.code === 2, `exit code: ${shown}`);

@@ -12,21 +12,26 @@ export const LARDER_MODULE = 'test/cli/fixtures/larder.mjs';
 
 /** What one run of the CLI printed, and how it exited. */
 export interface CliRun {
+  args: string[];
   code: number | null;
+  signal: NodeJS.Signals | null;
   stdout: string;
   stderr: string;
 }
 
 /**
- * Runs `larder ...args` with the test's environment minus any Redis URL, plus `env`.
+ * Runs `larder ...args` in `cwd` (default: the repository) with the test's environment minus
+ * any Redis URL and LARDER_DEBUG, plus `env`. A run still going after a minute is killed (a
+ * guard against a command that never ends: the run then fails, it is not a timing assertion).
  * @example const { code, stdout } = await larder(['keys', 'a*'], { REDIS_URL: url });
  */
-export function larder(args: string[], env: Record<string, string> = {}): Promise<CliRun> {
+export function larder(args: string[], env: Record<string, string> = {}, cwd = ROOT): Promise<CliRun> {
   const base = { ...process.env };
   delete base.REDIS_URL;
   delete base.LARDER_REDIS_URL;
+  delete base.LARDER_DEBUG;
   const child = spawn(process.execPath, [path.join(ROOT, 'dist/cli/index.js'), ...args], {
-    cwd: ROOT,
+    cwd,
     env: { ...base, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -38,9 +43,13 @@ export function larder(args: string[], env: Record<string, string> = {}): Promis
   child.stderr.on('data', (chunk: Buffer) => {
     stderr += chunk.toString();
   });
+  const guard = setTimeout(() => child.kill('SIGKILL'), 60_000);
   return new Promise((resolve, reject) => {
     child.once('error', reject);
-    child.once('close', (code) => resolve({ code, stdout, stderr }));
+    child.once('close', (code, signal) => {
+      clearTimeout(guard);
+      resolve({ args, code, signal, stdout, stderr });
+    });
   });
 }
 

@@ -236,3 +236,94 @@ export function causes(samples: Sample[]): Record<string, number> {
   }
   return counts;
 }
+
+/**
+ * No request may wait longer than the command timeout plus this: a bound, not a benchmark. A
+ * hang would wait for the 30 s fetch timeout; the margin is for a machine shared by several
+ * test runs (load average 10-11 on 2 cores measured a 1.17 s 503 with the 250 ms timeout).
+ */
+export const MARGIN_MS = 2_000;
+
+/** What {@link outageUnderLoad} saw: every response, split by route, and when the outage was. */
+export interface OutageRun {
+  cached: Sample[];
+  session: Sample[];
+  /** Cached responses that were a 5xx or no answer. */
+  cached5xx: Sample[];
+  /** Session responses that were a 503. */
+  refused: Sample[];
+  slowestMs: number;
+  /** Responses asked while Redis was down (between `begin` and `end`). */
+  during: (s: { at: number }) => boolean;
+  /** When the outage began, in ms since the load started. */
+  beganAt: number;
+  /** How long Redis was broken, `begin` to the end of `end`. */
+  outageMs: number;
+  /** From `end` to the first page-cache hit. */
+  resumeMs: number;
+}
+
+/**
+ * The kill/restart and pause scenarios' shared run: the storefront `shop` (from
+ * {@link storefrontOn}) with a warm page cache, under 8 workers (6 on the cached routes, 2 on
+ * the signed-in `/account/devices`); after 1 s `begin()` breaks Redis, after `holdMs` `end()`
+ * mends it; then it waits for a page-cache hit, and for 500 ms more of load. `end()` also runs
+ * if anything fails, so a paused server is never left paused.
+ */
+export async function outageUnderLoad(
+  shop: { base: string; cookie: string },
+  fault: { begin: () => unknown; end: () => unknown; holdMs: number; what: string },
+): Promise<OutageRun> {
+  for (const route of CACHED_ROUTES) await fetch(`${shop.base}${route}`);
+  let done = false;
+  let beganAt = 0;
+  let endedAt = 0;
+  let resumeMs = Number.NaN;
+  const started = performance.now();
+  const traffic = load({
+    concurrency: 8,
+    count: 50_000,
+    maxMs: 30_000,
+    stop: () => done,
+    next: (i, worker) =>
+      worker < 6
+        ? { route: 'cached', url: `${shop.base}${CACHED_ROUTES[i % CACHED_ROUTES.length]}` }
+        : {
+            route: 'session',
+            url: `${shop.base}/account/devices`,
+            init: { headers: { cookie: shop.cookie } },
+          },
+  });
+  let ended = false;
+  try {
+    await sleep(1_000);
+    beganAt = performance.now() - started;
+    await fault.begin();
+    await sleep(fault.holdMs);
+    ended = true;
+    await fault.end();
+    endedAt = performance.now() - started;
+    resumeMs = await timeUntil(
+      async () => isHit((await fetch(`${shop.base}/products/us`)).headers.get('cache-status')),
+      `page-cache hits after the ${fault.what}`,
+    );
+    await sleep(500);
+  } finally {
+    if (!ended) await fault.end();
+    done = true;
+  }
+  const samples = await traffic;
+  const cached = samples.filter((s) => s.route === 'cached');
+  const session = samples.filter((s) => s.route === 'session');
+  return {
+    cached,
+    session,
+    cached5xx: cached.filter((s) => s.status >= 500 || s.status === 0),
+    refused: session.filter((s) => s.status === 503),
+    slowestMs: Math.max(...samples.map((s) => s.ms)),
+    during: (s) => s.at >= beganAt && s.at < endedAt,
+    beganAt,
+    outageMs: endedAt - beganAt,
+    resumeMs,
+  };
+}
