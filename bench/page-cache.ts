@@ -7,7 +7,7 @@
  *
  * Target (issue 4): a cache hit >= 0.8x the framework's hello world.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
@@ -21,6 +21,7 @@ import {
   median,
   pairedRatio,
   startBenchRedis,
+  startBenchServer,
 } from './support.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
@@ -32,24 +33,13 @@ async function startServer(
   framework: string,
   redisUrl: string,
 ): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', path.join(HERE, 'page-cache-server.ts'), framework],
-    {
-      env: { ...process.env, BENCH_REDIS_URL: redisUrl },
-      stdio: ['ignore', 'pipe', 'inherit', 'ipc'],
-    },
+  return startBenchServer(
+    path.join(HERE, 'page-cache-server.ts'),
+    [framework],
+    { BENCH_REDIS_URL: redisUrl },
+    `${framework} server`,
+    { ipc: true },
   );
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /PORT (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`${framework} server exited with ${code}`)));
-  });
-  return { port, child };
 }
 
 /** The server's CPU time so far (user + system), in µs, asked over IPC. */

@@ -34,7 +34,7 @@
  *
  * Run alone: `node --import tsx bench/ratelimit.ts`, or through `npm run bench -- ratelimit`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -61,6 +61,7 @@ import {
   median,
   pairedRatio,
   startBenchRedis,
+  startBenchServer,
 } from './support.js';
 
 const HERE = fileURLToPath(import.meta.url);
@@ -677,21 +678,13 @@ async function serve(): Promise<void> {
   });
 }
 
-async function startServer(redis: BenchRedis): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', HERE, '--serve'], {
-    env: { ...process.env, BENCH_REDIS_URL: redis.url, BENCH_REDIS_PORT: String(redis.port) },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /PORT (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`rate-limit bench server exited with ${code}`)));
-  });
-  return { port, child };
+function startServer(redis: BenchRedis): Promise<{ port: number; child: ChildProcess }> {
+  return startBenchServer(
+    HERE,
+    ['--serve'],
+    { BENCH_REDIS_URL: redis.url, BENCH_REDIS_PORT: String(redis.port) },
+    'rate-limit bench server',
+  );
 }
 
 /** One prepared request per key: `x-client: client-<n>`. */

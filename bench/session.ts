@@ -18,7 +18,7 @@
  *
  * Run alone: `node --import tsx bench/session.ts`, or through `npm run bench -- session`.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -36,6 +36,7 @@ import {
   median,
   pairedRatio,
   startBenchRedis,
+  startBenchServer,
   type TableRow,
 } from './support.js';
 
@@ -106,24 +107,13 @@ interface Figures {
   writes: number;
 }
 
-async function startServer(
-  redisUrl: string,
-  contender: string,
-): Promise<{ port: number; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', path.join(HERE, 'session-server.ts')], {
-    env: { ...process.env, BENCH_REDIS_URL: redisUrl, BENCH_CONTENDER: contender },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /PORT (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`session server exited with ${code}`)));
-  });
-  return { port, child };
+function startServer(redisUrl: string, contender: string): Promise<{ port: number; child: ChildProcess }> {
+  return startBenchServer(
+    path.join(HERE, 'session-server.ts'),
+    [],
+    { BENCH_REDIS_URL: redisUrl, BENCH_CONTENDER: contender },
+    'session server',
+  );
 }
 
 /**

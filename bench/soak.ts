@@ -13,11 +13,11 @@
  *
  * Usage: npm run soak [-- --duration 180 --rate 300 --sample 10 --connections 20 --rss-bound 64]
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
-import { invocation, machineInfo, startBenchRedis } from './support.js';
+import { invocation, machineInfo, startBenchRedis, startBenchServer } from './support.js';
 
 const OPTIONS = { duration: 180, rate: 300, sample: 10, connections: 20, 'rss-bound': 64 };
 type Options = typeof OPTIONS;
@@ -89,21 +89,13 @@ function rssOf(pid: number): number {
   return line ? Number(line[1]) / 1024 : Number.NaN;
 }
 
-async function startServer(redisUrl: string): Promise<{ child: ChildProcess; port: number }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(import.meta.url), '--serve'], {
-    env: { ...process.env, REDIS_URL: redisUrl },
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-      const match = /PORT (\d+)/.exec(out);
-      if (match) resolve(Number(match[1]));
-    });
-    child.once('exit', (code) => reject(new Error(`the storefront exited with ${code} before listening`)));
-  });
-  return { child, port };
+function startServer(redisUrl: string): Promise<{ child: ChildProcess; port: number }> {
+  return startBenchServer(
+    fileURLToPath(import.meta.url),
+    ['--serve'],
+    { REDIS_URL: redisUrl },
+    'the storefront',
+  );
 }
 
 /** Signs in as the demo's alice (password: the name backwards) and returns the session cookie. */

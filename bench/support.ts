@@ -3,7 +3,7 @@
  * a fixed-time throughput loop with N operations in flight, medians, a ratio table, and the
  * shape every registered benchmark module has (`run(options) → BenchResult`).
  */
-import { execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import os from 'node:os';
 import path from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -351,4 +351,34 @@ export function logRunHeader(
     log(
       '  note: the machine is busy (load average > 0.5); figures will be lower and noisier than on an idle one',
     );
+}
+
+/**
+ * Starts `node --import tsx <script> ...args` with `env` added, and resolves once it prints
+ * `PORT <n>` on stdout (every bench server does when it listens); rejects if it exits first.
+ * `ipc: true` opens an IPC channel (the page-cache server answers CPU-time questions on it).
+ *
+ * @example const { child, port } = await startBenchServer('bench/session-server.ts', [], { BENCH_REDIS_URL: url }, 'session server');
+ */
+export async function startBenchServer(
+  script: string,
+  args: string[],
+  env: Record<string, string>,
+  what: string,
+  { ipc = false }: { ipc?: boolean } = {},
+): Promise<{ child: ChildProcess; port: number }> {
+  const child = spawn(process.execPath, ['--import', 'tsx', script, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ipc ? ['ignore', 'pipe', 'inherit', 'ipc'] : ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+      const match = /PORT (\d+)/.exec(out);
+      if (match) resolve(Number(match[1]));
+    });
+    child.once('exit', (code) => reject(new Error(`${what} exited with ${code} before listening`)));
+  });
+  return { child, port };
 }
