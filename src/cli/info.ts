@@ -5,11 +5,11 @@
  */
 import type { Command } from 'commander';
 import type { HealthReport, Larder } from '../larder.js';
+import { bytes, type ServerInfo, serverInfo } from '../redis/server-info.js';
 import { type GlobalOptions, noRedis, unreachable } from './context.js';
 import { Output, percent } from './output.js';
 import { type CacheFigures, fetchCacheFigures, maskUrl } from './prometheus.js';
 import type { Runner } from './run.js';
-import { bytes, type ServerInfo, serverInfo } from './server-info.js';
 
 /** What `larder info --json` prints. */
 export interface InfoReport extends HealthReport {

@@ -1,9 +1,10 @@
 /**
  * `INFO` from every server behind a connection (each Cluster node, replicas too), reduced
  * to what an operator looks at first: version, role, memory and its limit, clients,
- * keyspace, evictions, ops/s and the keyspace hit ratio.
+ * keyspace, evictions, ops/s and the keyspace hit ratio. `larder info` prints it; the
+ * dashboard's `/info` shows it.
  */
-import type { RedisConnection } from '../redis/connection.js';
+import type { RedisConnection } from './connection.js';
 
 /** One server's figures (`larder info`). Memory in bytes. */
 export interface ServerInfo {
