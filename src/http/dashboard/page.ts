@@ -136,7 +136,7 @@ export function renderPage(model: PageModel): string {
     .map((n) => `<option value="${escapeHtml(n)}">${escapeHtml(n)}</option>`)
     .join('');
   return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
 <title>${title}</title>
 <link rel="stylesheet" href="${base}/assets/${assets.uplotCss.file}">
 <link rel="stylesheet" href="${base}/assets/${assets.style.file}">
