@@ -443,7 +443,8 @@ function wire(
 
 /** An error for a hook on a route `web.plugin` did not see (registered late, or via addHook). */
 function unwired(request: FastifyRequest, factory: string): ConfigError | undefined {
-  const config = request.routeOptions.config as { [WIRED]?: true };
+  // The route's context when reachable: `request.routeOptions` builds a new object per call.
+  const config = (routeContext(request)?.config ?? request.routeOptions.config) as { [WIRED]?: true };
   if (config[WIRED]) return undefined;
   return new ConfigError(
     `fastify route ${request.method} ${request.routeOptions.url ?? request.url}`,
@@ -518,7 +519,14 @@ class FastifyExchange implements PageExchange {
 
   send(page: PageResponse): void {
     this.#continued = true;
-    sendPage(this.#reply, page);
+    try {
+      sendPage(this.#reply, page);
+    } catch (error) {
+      // A header an earlier hook set that Node refuses: Fastify's error handling answers.
+      if (this.#reply.raw.headersSent) throw error;
+      this.#continued = false;
+      this.#proceed(error as Error);
+    }
   }
 
   pass(cacheStatus: string): void {
@@ -550,8 +558,90 @@ class FastifyExchange implements PageExchange {
   }
 }
 
+/**
+ * What larder reads of a Fastify route context (`request[kRouteContext]`): the route's
+ * config, and its `onSend` hooks (the app's, then the route's own; `null` when none).
+ */
+interface RouteContext {
+  config?: unknown;
+  onSend?: readonly unknown[] | null;
+}
+
+/**
+ * Fastify's route-context symbol, found once by its description: no public API tells a hook
+ * which `onSend` hooks its route has. `null` when this Fastify does not have it — then every
+ * page goes out through `reply.send`, as before.
+ */
+let contextKey: symbol | null | undefined;
+
+function routeContext(request: FastifyRequest): RouteContext | undefined {
+  if (contextKey === undefined) {
+    contextKey = null;
+    for (let proto: object | null = request; proto !== null && contextKey === null; ) {
+      for (const key of Object.getOwnPropertySymbols(proto)) {
+        if (key.description === 'fastify.context') contextKey = key;
+      }
+      proto = Object.getPrototypeOf(proto) as object | null;
+    }
+  }
+  if (contextKey === null) return undefined;
+  const context = (request as unknown as Record<symbol, unknown>)[contextKey];
+  return typeof context === 'object' && context !== null ? (context as RouteContext) : undefined;
+}
+
+/** Per route context: whether a page may be written straight to the Node response. */
+const directRoutes = new WeakMap<RouteContext, boolean>();
+
+/**
+ * True when the route's only `onSend` hook is larder's own: a page sent through `reply.send`
+ * would then run Fastify's send path (content-type parsing, the hook runner, `larderOnSend`)
+ * for nothing. Any other `onSend` hook (an app's, a plugin's such as `web.session()` or
+ * compression, Fastify's HEAD route) keeps the `reply.send` path, so it still runs on a hit.
+ */
+function sendsDirect(request: FastifyRequest): boolean {
+  const context = routeContext(request);
+  if (context === undefined) return false;
+  let direct = directRoutes.get(context);
+  if (direct === undefined) {
+    const { onSend } = context;
+    // Fastify binds each hook, so larder's is recognised by its name, and its route's wiring.
+    direct =
+      (context.config as { [WIRED]?: true } | undefined)?.[WIRED] === true &&
+      Array.isArray(onSend) &&
+      onSend.length === 1 &&
+      typeof onSend[0] === 'function' &&
+      onSend[0].name === `bound ${larderOnSend.name}`;
+    directRoutes.set(context, direct);
+  }
+  return direct;
+}
+
+/**
+ * Writes a page straight to the Node response: one `writeHead`, one `end`. Headers earlier
+ * hooks set on the reply (CORS, rate limits) are kept, the page's own winning, as with
+ * `reply.header`; Fastify's `onResponse` hooks and request log still run (they hang on the
+ * Node response's `finish`).
+ */
+function writePage(reply: FastifyReply, page: PageResponse): void {
+  const earlier = reply.getHeaders();
+  let headers = page.headers;
+  for (const _ in earlier) {
+    headers = { ...(earlier as HeaderRecord), ...page.headers };
+    break;
+  }
+  const res = reply.raw;
+  res.writeHead(page.status, headers as Record<string, string | string[] | number>);
+  // Node sends no body for HEAD nor 304 (the GET's Content-Length stays on a HEAD hit).
+  if (page.body.length > 0) res.end(page.body);
+  else res.end();
+}
+
 /** Sends a response the page cache made (a hit, a stale or shared copy), skipping the route. */
 function sendPage(reply: FastifyReply, page: PageResponse): void {
+  if (sendsDirect(reply.request)) {
+    writePage(reply, page);
+    return;
+  }
   const state = pending(reply);
   // The stored headers already carry the route's patches; a hit does not re-run them.
   state.patches.length = 0;

@@ -242,3 +242,120 @@ describe('Fastify adapter shape', () => {
     }
   });
 });
+
+describe('Fastify hits keep what the reply had and what runs after it', () => {
+  /** An app on the memory cache with the hooks a hit must honour; `log` records what ran. */
+  async function start(log: string[]) {
+    const larder = createLarder({ logger: false }, {});
+    const web = adapt(larder);
+    const app = Fastify();
+    await app.register(web.plugin);
+    // Earlier hooks: a CORS-like header on the reply, one straight on the Node response, and a
+    // header the page also has (the page's wins, as before).
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.header('access-control-allow-origin', '*');
+      reply.header('cache-status', 'earlier');
+      reply.raw.setHeader('x-raw', 'kept');
+      done();
+    });
+    app.addHook('onResponse', (request, reply, done) => {
+      log.push(`onResponse ${request.method} ${request.url} ${reply.statusCode}`);
+      done();
+    });
+    app.get('/page', { onRequest: web.cachePage(60) }, async () => 'page');
+    app.route({
+      method: ['GET', 'HEAD'],
+      url: '/both',
+      onRequest: web.cachePage(60),
+      handler: async () => 'both',
+    });
+    await app.register(async (scope) => {
+      scope.addHook('onSend', (_request, reply, payload, done) => {
+        reply.header('x-on-send', 'ran');
+        done(null, payload);
+      });
+      scope.get('/with-on-send', { onRequest: web.cachePage(60) }, async () => 'sent');
+    });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    return {
+      base,
+      close: async () => {
+        await app.close();
+        await larder.close();
+      },
+    };
+  }
+
+  test('a hit keeps headers earlier hooks set (reply and Node response); the page’s own win', async () => {
+    const log: string[] = [];
+    const { base, close } = await start(log);
+    try {
+      await fetch(`${base}/page`);
+      const hit = await fetch(`${base}/page`);
+      assert.match(hit.headers.get('cache-status') ?? '', /^larder; hit/);
+      assert.equal(await hit.text(), 'page');
+      assert.equal(hit.headers.get('access-control-allow-origin'), '*');
+      assert.equal(hit.headers.get('x-raw'), 'kept');
+      assert.equal(hit.headers.get('cache-control'), 'max-age=60');
+      assert.equal(hit.headers.get('content-length'), '4');
+    } finally {
+      await close();
+    }
+  });
+
+  test('onResponse hooks run on a hit, with its status', async () => {
+    const log: string[] = [];
+    const { base, close } = await start(log);
+    try {
+      await fetch(`${base}/page`);
+      const hit = await fetch(`${base}/page`);
+      assert.match(hit.headers.get('cache-status') ?? '', /^larder; hit/);
+      const etag = hit.headers.get('etag') ?? '';
+      const notModified = await fetch(`${base}/page`, { headers: { 'if-none-match': etag } });
+      assert.equal(notModified.status, 304);
+      assert.equal(await notModified.text(), '');
+    } finally {
+      // Closed first: every response has finished, so every onResponse hook has run.
+      await close();
+    }
+    assert.deepEqual(log, [
+      'onResponse GET /page 200',
+      'onResponse GET /page 200',
+      'onResponse GET /page 304',
+    ]);
+  });
+
+  test('a HEAD hit on a route declared for GET and HEAD: the GET’s headers, no body', async () => {
+    const { base, close } = await start([]);
+    try {
+      await fetch(`${base}/both`);
+      const head = await fetch(`${base}/both`, { method: 'HEAD' });
+      assert.equal(head.status, 200);
+      assert.match(head.headers.get('cache-status') ?? '', /^larder; hit/);
+      assert.equal(head.headers.get('content-length'), '4');
+      assert.equal(await head.text(), '');
+      const implicit = await fetch(`${base}/page`, { method: 'HEAD' });
+      assert.equal(implicit.status, 200);
+      await fetch(`${base}/page`);
+      const implicitHit = await fetch(`${base}/page`, { method: 'HEAD' });
+      assert.match(implicitHit.headers.get('cache-status') ?? '', /^larder; hit/);
+      assert.equal(implicitHit.headers.get('content-length'), '4');
+    } finally {
+      await close();
+    }
+  });
+
+  test('an onSend hook of the app still runs on a hit', async () => {
+    const { base, close } = await start([]);
+    try {
+      const miss = await fetch(`${base}/with-on-send`);
+      assert.equal(miss.headers.get('x-on-send'), 'ran');
+      const hit = await fetch(`${base}/with-on-send`);
+      assert.match(hit.headers.get('cache-status') ?? '', /^larder; hit/);
+      assert.equal(await hit.text(), 'sent');
+      assert.equal(hit.headers.get('x-on-send'), 'ran');
+    } finally {
+      await close();
+    }
+  });
+});
