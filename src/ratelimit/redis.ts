@@ -10,6 +10,7 @@
  */
 import type { RedisConnection } from '../redis/connection.js';
 import { defineScript } from '../redis/script.js';
+import { paced } from './pacer.js';
 import type { RateLimitStore, Rule, RuleOutcome } from './store.js';
 
 /**
@@ -176,9 +177,14 @@ return out`,
 // opens a window is always allowed. No TIME: the window is the key's TTL. Same key, value and
 // TTL as CONSUME keeps, so one subject can go through either script.
 //
+// Written for Redis's instruction count (callgrind, docs/performance.md): GET first, so a
+// refused call writes nothing (no INCRBY + DECRBY pair replicated under a flood of refusals);
+// every argument handed to redis.call is an ARGV string as received (a Lua number is formatted
+// back to a string by Redis, ~3,700 instructions each); `+ 0` rather than tonumber().
+//
 // Returns `used * 2^32 + ttl` — the count before this call (0 when no window was open) and
-// the ms left in the window — as one integer: a table reply costs Redis about 1 µs more per
-// call. Lua numbers are doubles, exact to 2^53, so that form is used only for a whole count
+// the ms left in the window — as one integer: a table reply costs Redis ~5,600 instructions
+// more. Lua numbers are doubles, exact to 2^53, so that form is used only for a whole count
 // below 2^20 and a TTL below 2^32 ms (49 days); otherwise the reply is what CONSUME returns
 // for this rule: {allowed, remaining, resetAfter, retryAfter}, computed the same way.
 /** The dedicated script: one fixed-window rule, consumed. */
@@ -186,24 +192,26 @@ export const FIXED_WINDOW = defineScript(
   1,
   `local key = KEYS[1]
 local used = redis.call('GET', key)
-local ttl
-if used then ttl = redis.call('PTTL', key) end
-if used and ttl > 0 then
-  -- A window is open: add the cost when it fits; the TTL is left alone (never extended).
-  used = tonumber(used)
-  if used + ARGV[1] <= tonumber(ARGV[3]) then redis.call('INCRBY', key, ARGV[1]) end
-else
-  -- No window open (no key, or PTTL 0: ending this very ms, or -1: a counter without a TTL,
-  -- written by someone else): this call opens one, count and TTL set in one command.
-  redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
-  used, ttl = 0, tonumber(ARGV[2])
+if used then
+  local ttl = redis.call('PTTL', key)
+  if ttl > 0 then
+    -- A window is open: add the cost when it fits; the TTL is left alone (never extended).
+    used = used + 0
+    local allowed = used + ARGV[1] <= ARGV[3] + 0
+    if allowed then redis.call('INCRBY', key, ARGV[1]) end
+    if used >= 0 and used < 1048576 and used % 1 == 0 and ttl < 4294967296 then
+      return used * 4294967296 + ttl
+    end
+    if allowed then return {1, ARGV[3] - used - ARGV[1], ttl, 0} end
+    return {0, ARGV[3] - used, ttl, ttl}
+  end
 end
-if used >= 0 and used < 1048576 and used % 1 == 0 and ttl < 4294967296 then
-  return used * 4294967296 + ttl
-end
-local cost, limit = tonumber(ARGV[1]), tonumber(ARGV[3])
-local allowed = used + cost <= limit
-return {allowed and 1 or 0, limit - used - (allowed and cost or 0), ttl, allowed and 0 or ttl}`,
+-- No window open (no key, or PTTL 0: ending this very ms, or -1: a counter without a TTL,
+-- written by someone else): this call opens one, count and TTL set in one command.
+redis.call('SET', key, ARGV[1], 'PX', ARGV[2])
+local window = ARGV[2] + 0
+if window < 4294967296 then return window end
+return {1, ARGV[3] - ARGV[1], window, 0}`,
 );
 
 /** 2^32: `FIXED_WINDOW` answers `used * WORD + ttl`. */
@@ -252,7 +260,7 @@ export async function consumeRules(
   const args: string[] = [String(cost), peek ? '1' : '0'];
   for (const rule of rules)
     args.push(CODE[rule.algorithm], String(rule.limit), String(rule.window), String(rule.burst));
-  const reply = await CONSUME.run<number[]>(conn, keys, args);
+  const reply = await paced(conn, () => CONSUME.run<number[]>(conn, keys, args));
   const out: RuleOutcome[] = new Array(rules.length);
   for (let i = 0; i < rules.length; i++) out[i] = outcomeAt(reply, 4 * i);
   return out;
@@ -271,7 +279,8 @@ export function consumeFixedWindow(
   cost: number,
 ): Promise<RuleOutcome[]> {
   const args = [cost === 1 ? '1' : String(cost), String(rule.window), String(rule.limit)];
-  return FIXED_WINDOW.run<number | number[]>(conn, keys, args).then((reply): RuleOutcome[] => {
+  const send = () => FIXED_WINDOW.run<number | number[]>(conn, keys, args);
+  return paced(conn, send).then((reply): RuleOutcome[] => {
     if (Array.isArray(reply)) return [outcomeAt(reply, 0)];
     // `used * WORD + ttl` with 0 < ttl < WORD: the floor of the quotient is `used`.
     const packed = Number(reply);
