@@ -128,13 +128,14 @@ export class RateLimiter {
    *
    * @example const { allowed, retryAfter } = await limiter.consume(`ip:${ip}`);
    */
-  consume(key: string, options: { cost?: number } = {}): Promise<RateLimitResult> {
-    return this.#run(key, options.cost ?? 1, false);
+  consume(key: string, options?: { cost?: number }): Promise<RateLimitResult> {
+    // No `= {}` default: that would allocate an object on every check.
+    return this.#run(key, options?.cost ?? 1, false);
   }
 
   /** What `consume` would answer, consuming nothing. */
-  peek(key: string, options: { cost?: number } = {}): Promise<RateLimitResult> {
-    return this.#run(key, options.cost ?? 1, true);
+  peek(key: string, options?: { cost?: number }): Promise<RateLimitResult> {
+    return this.#run(key, options?.cost ?? 1, true);
   }
 
   /**

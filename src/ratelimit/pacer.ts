@@ -15,56 +15,63 @@
  * one atomic script and one round trip, and its deadline starts when it is sent.
  */
 import type { RedisConnection } from '../redis/connection.js';
+import type { LuaScript } from '../redis/script.js';
 
 /** Calls sent per turn per connection: of 10, 25 and 50, 25 gave the most checks/s with 100 in flight. */
 export const PACE = 25;
 
+/** A call waiting for a later turn. */
+interface Waiting {
+  script: LuaScript;
+  keys: readonly string[];
+  args: readonly string[];
+  resolve: (reply: unknown) => void;
+  reject: (error: unknown) => void;
+}
+
 /** One connection's pacing state. */
 interface Pace {
+  conn: RedisConnection;
   /** Calls sent in this turn. */
   sent: number;
   /** A `setImmediate` will end this turn (and send the next slice). */
   turning: boolean;
   /** Calls waiting for a later turn, in order. */
-  waiting: Array<() => void>;
+  waiting: Waiting[];
 }
 
 const paces = new WeakMap<RedisConnection, Pace>();
 
 /**
- * Runs `send` now, or in a later turn once this turn's `PACE` calls have gone out; resolves
- * or rejects as `send`'s promise does.
+ * `script.run(conn, keys, args)` now, or in a later turn once this turn's `PACE` calls have gone
+ * out; answers as that call answers. (No closure per call: this runs on every check.)
  *
- * @example const reply = await paced(conn, () => SCRIPT.run(conn, keys, args));
+ * @example const reply = await paced(conn, FIXED_WINDOW, [key], ['1', '60000', '100']);
  */
-export function paced<T>(conn: RedisConnection, send: () => Promise<T>): Promise<T> {
+export function paced<T>(
+  conn: RedisConnection,
+  script: LuaScript,
+  keys: readonly string[],
+  args: readonly string[],
+): Promise<T> {
   let pace = paces.get(conn);
   if (pace === undefined) {
-    pace = { sent: 0, turning: false, waiting: [] };
+    pace = { conn, sent: 0, turning: false, waiting: [] };
     paces.set(conn, pace);
   }
   if (pace.sent < PACE && pace.waiting.length === 0) {
     pace.sent++;
-    const promise = sendSafely(send);
+    // run() never throws: every failure comes back as a rejection.
+    const promise = script.run<T>(conn, keys, args);
     // Scheduled after the send, so node-redis's own write (also a setImmediate) goes first and
     // this turn's slice is on the wire before the next one is made.
     if (!pace.turning) endTurnSoon(pace);
     return promise;
   }
+  const waiting = pace.waiting;
   return new Promise<T>((resolve, reject) => {
-    pace.waiting.push(() => {
-      sendSafely(send).then(resolve, reject);
-    });
+    waiting.push({ script, keys, args, resolve: resolve as (reply: unknown) => void, reject });
   });
-}
-
-/** `send()`, a synchronous throw turned into a rejection. */
-function sendSafely<T>(send: () => Promise<T>): Promise<T> {
-  try {
-    return send();
-  } catch (error) {
-    return Promise.reject(error);
-  }
 }
 
 function endTurnSoon(pace: Pace): void {
@@ -72,7 +79,7 @@ function endTurnSoon(pace: Pace): void {
   setImmediate(endTurn, pace);
 }
 
-/** A new turn: send the next slice of waiting calls, and end this turn too if any are left or sent. */
+/** A new turn: send the next slice of waiting calls, and end this turn too if any were sent. */
 function endTurn(pace: Pace): void {
   pace.turning = false;
   pace.sent = 0;
@@ -80,6 +87,6 @@ function endTurn(pace: Pace): void {
   if (waiting.length === 0) return;
   const slice = waiting.splice(0, PACE);
   pace.sent = slice.length;
-  for (const send of slice) send();
+  for (const call of slice) call.script.run(pace.conn, call.keys, call.args).then(call.resolve, call.reject);
   endTurnSoon(pace);
 }

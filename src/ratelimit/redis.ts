@@ -260,7 +260,7 @@ export async function consumeRules(
   const args: string[] = [String(cost), peek ? '1' : '0'];
   for (const rule of rules)
     args.push(CODE[rule.algorithm], String(rule.limit), String(rule.window), String(rule.burst));
-  const reply = await paced(conn, () => CONSUME.run<number[]>(conn, keys, args));
+  const reply = await paced<number[]>(conn, CONSUME, keys, args);
   const out: RuleOutcome[] = new Array(rules.length);
   for (let i = 0; i < rules.length; i++) out[i] = outcomeAt(reply, 4 * i);
   return out;
@@ -279,8 +279,7 @@ export function consumeFixedWindow(
   cost: number,
 ): Promise<RuleOutcome[]> {
   const args = [cost === 1 ? '1' : String(cost), String(rule.window), String(rule.limit)];
-  const send = () => FIXED_WINDOW.run<number | number[]>(conn, keys, args);
-  return paced(conn, send).then((reply): RuleOutcome[] => {
+  return paced<number | number[]>(conn, FIXED_WINDOW, keys, args).then((reply): RuleOutcome[] => {
     if (Array.isArray(reply)) return [outcomeAt(reply, 0)];
     // `used * WORD + ttl` with 0 < ttl < WORD: the floor of the quotient is `used`.
     const packed = Number(reply);
