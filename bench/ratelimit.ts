@@ -7,7 +7,8 @@
  * - `raw MULTI`: node-redis v6 (per-command timeout off), the naive INCR + PEXPIRE in a
  *   MULTI (it extends the window on every hit), for scale;
  * - `raw EVALSHA`: the same client running a minimal fixed-window Lua script (INCRBY, PTTL,
- *   PEXPIRE when new; returns count and TTL) — the floor for "one atomic round trip";
+ *   PEXPIRE when new; returns count and TTL) — the least work for "one atomic round trip",
+ *   though not the most checks/s with 100 in flight (see "Overlap" in the notes it prints);
  * - `rate-limiter-flexible`: `RateLimiterRedis` on node-redis v6 (`useRedisPackage: true`,
  *   supported since rate-limiter-flexible 3; it then sends its script as a full EVAL per
  *   check), and once more on ioredis (its default client, where it uses EVALSHA);
@@ -30,7 +31,13 @@
  *
  * Around every timed run, `INFO commandstats` counts what reached Redis: commands sent per
  * check, round trips per check (a MULTI … EXEC block, written at once, is one), and the
- * server's time per script call (`usec_per_call` of EVAL / EVALSHA).
+ * server's time per script call (`usec_per_call` of EVAL / EVALSHA); `INFO cpu` and
+ * `process.cpuUsage` give the CPU time per check of redis-server and of this process, which a
+ * busy machine does not change the way it changes checks/s.
+ *
+ * Like with like: every node-redis contender is node-redis v6 with its default protocol
+ * (RESP3) and its per-command timeout off, one socket each, the same keys, limit, window and
+ * in-flight depth; only rate-limiter-flexible on ioredis speaks RESP2 (ioredis has no RESP3).
  *
  * Run alone: `node --import tsx bench/ratelimit.ts`, or through `npm run bench -- ratelimit`.
  */
@@ -358,28 +365,39 @@ const BASELINES = ['rate-limiter-flexible', 'raw EVALSHA', 'raw MULTI'] as const
 // Counting what reaches Redis
 // ---------------------------------------------------------------------------------------------
 
-/** Calls and microseconds spent per command since the server started (`INFO commandstats`). */
+/**
+ * Calls and microseconds spent per command since the server started (`INFO commandstats`),
+ * and the CPU time of the server's main thread (`INFO cpu`, µs), with this process's CPU time
+ * (`process.cpuUsage`, µs) read at the same moment.
+ */
 interface CommandStats {
   calls: Map<string, number>;
   usec: Map<string, number>;
+  redisCpu: number;
+  nodeCpu: number;
 }
 
 async function commandStats(redis: BenchRedis): Promise<CommandStats> {
-  const info = String(await redis.server.command('INFO', 'commandstats'));
+  const info = String(await redis.server.command('INFO', 'commandstats', 'cpu'));
+  const cpu = process.cpuUsage();
   const calls = new Map<string, number>();
   const usec = new Map<string, number>();
   for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
     calls.set(match[1]!, Number(match[2]));
     usec.set(match[1]!, Number(match[3]));
   }
-  return { calls, usec };
+  const seconds = (field: string) =>
+    Number(new RegExp(`^${field}:([\\d.]+)`, 'm').exec(info)?.[1] ?? Number.NaN);
+  return {
+    calls,
+    usec,
+    redisCpu: (seconds('used_cpu_sys_main_thread') + seconds('used_cpu_user_main_thread')) * 1e6,
+    nodeCpu: cpu.user + cpu.system,
+  };
 }
 
-/** What one timed run added to the counters: `{ commands, usec }` for `Traffic`. */
-function delta(
-  before: CommandStats,
-  after: CommandStats,
-): { commands: Record<string, number>; usec: Record<string, number> } {
+/** What one timed run added to the counters: `Traffic` less its check count. */
+function delta(before: CommandStats, after: CommandStats): Omit<Traffic, 'checks'> {
   const commands: Record<string, number> = {};
   const usec: Record<string, number> = {};
   for (const [name, calls] of after.calls) {
@@ -389,7 +407,12 @@ function delta(
       usec[name] = (after.usec.get(name) ?? 0) - (before.usec.get(name) ?? 0);
     }
   }
-  return { commands, usec };
+  return {
+    commands,
+    usec,
+    redisCpu: after.redisCpu - before.redisCpu,
+    nodeCpu: after.nodeCpu - before.nodeCpu,
+  };
 }
 
 const sum = (commands: Record<string, number>, names: readonly string[]) =>
@@ -403,6 +426,15 @@ interface Traffic {
   checks: number;
   commands: Record<string, number>;
   usec: Record<string, number>;
+  /** CPU µs of redis-server's main thread during the run (every contender's own server work, syscalls included). */
+  redisCpu: number;
+  /** CPU µs of this process during the run (the HTTP view: the load generator's, so not reported). */
+  nodeCpu: number;
+}
+
+/** CPU µs per check (median over runs) of `side`: independent of how busy the machine is, unlike checks/s. */
+function cpuPerCheck(traffic: readonly Traffic[], side: 'redisCpu' | 'nodeCpu'): number {
+  return median(traffic.map((t) => t[side] / t.checks));
 }
 
 /**
@@ -454,6 +486,10 @@ interface Figures {
   commandsSentPerCheck: number;
   /** Redis µs per script call (`scriptMicrosPerCall`). */
   redisMicrosPerScript: number;
+  /** CPU µs per check in this process (direct view only; NaN over HTTP). */
+  nodeCpuPerCheck: number;
+  /** CPU µs per check in redis-server's main thread. */
+  redisCpuPerCheck: number;
 }
 
 interface DirectResult {
@@ -526,6 +562,8 @@ async function directScenario(
         roundTripsPerCheck: roundTripsPerCheck(c, traffic[i]!),
         commandsSentPerCheck: sentPerCheck(c, traffic[i]!),
         redisMicrosPerScript: scriptMicrosPerCall(traffic[i]!),
+        nodeCpuPerCheck: cpuPerCheck(traffic[i]!, 'nodeCpu'),
+        redisCpuPerCheck: cpuPerCheck(traffic[i]!, 'redisCpu'),
       };
     });
     return { ...scenario, contenders, ratios: ratiosOf(contenders) };
@@ -759,6 +797,8 @@ async function httpView(
         roundTripsPerCheck: name === 'hello' ? 0 : roundTripsPerCheck(c, traffic[i]!),
         commandsSentPerCheck: name === 'hello' ? 0 : sentPerCheck(c, traffic[i]!),
         redisMicrosPerScript: scriptMicrosPerCall(traffic[i]!),
+        nodeCpuPerCheck: Number.NaN,
+        redisCpuPerCheck: name === 'hello' ? Number.NaN : cpuPerCheck(traffic[i]!, 'redisCpu'),
       };
     });
     return { route: ROUTES, contenders, ratios: ratiosOf(contenders) };
@@ -793,6 +833,8 @@ function contenderTable(contenders: Record<string, Figures>, unit: string, extra
     `round trips/${unit.replace(/s$/, '')}`,
     'commands sent',
     'Redis µs/script',
+    `Node CPU µs/${unit.replace(/s$/, '')}`,
+    `Redis CPU µs/${unit.replace(/s$/, '')}`,
   ];
   const body = Object.entries(contenders).map(([name, f]) => [
     name + (f.unexpected ? ` (!${f.unexpected} unexpected answers)` : ''),
@@ -804,6 +846,8 @@ function contenderTable(contenders: Record<string, Figures>, unit: string, extra
     name === 'hello' ? '—' : f.roundTripsPerCheck.toFixed(2),
     name === 'hello' ? '—' : f.commandsSentPerCheck.toFixed(2),
     Number.isFinite(f.redisMicrosPerScript) ? f.redisMicrosPerScript.toFixed(2) : '—',
+    Number.isFinite(f.nodeCpuPerCheck) ? f.nodeCpuPerCheck.toFixed(2) : '—',
+    Number.isFinite(f.redisCpuPerCheck) ? f.redisCpuPerCheck.toFixed(2) : '—',
   ]);
   return markdown(header, body);
 }
@@ -826,6 +870,8 @@ function report(direct: DirectResult[], http: HttpResult | undefined, log: (line
   notes.push(
     'round trips: commands the contender sends itself (script-internal calls excluded); a MULTI … EXEC block, written at once, is one round trip.',
     "Redis µs/script: the server's time per EVAL / EVALSHA (INFO commandstats usec_per_call, the calls inside the script included), median over runs.",
+    "CPU µs/check: this process (process.cpuUsage: the contender plus the bench loop) and redis-server's main thread (INFO cpu: parsing, scripts, syscalls) per check, median over runs — what a check costs, however busy the machine; checks/s with 100 in flight also depend on whether the two overlap (below).",
+    "Overlap: node-redis writes the commands of one event-loop turn in one write and redis-server answers none of a read (up to 16 KiB) before running all of it, so with 100 checks in flight on one socket the two processes take turns unless the batch is split: rate-limiter-flexible's full-text EVAL (~400 bytes a check) overflows the 16 KiB read, larder paces its calls (25 per turn, src/ratelimit/pacer.ts), raw EVALSHA and rate-limit-redis do neither — so raw EVALSHA is the cheapest script here, not the fastest contender.",
   );
   log('');
   for (const note of notes) log(`- ${note}`);
