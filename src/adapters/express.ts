@@ -40,7 +40,7 @@ import {
   type RateLimitOptions,
   type RateLimitSpec,
 } from '../http/ratelimit.js';
-import { errorResponse, openSession, type SessionCommit, sessionHeaders } from '../http/session.js';
+import { Exchange, errorResponse, type SessionCommit, sessionHeaders } from '../http/session.js';
 import type { Larder } from '../larder.js';
 import type { Session } from '../session/session.js';
 
@@ -78,55 +78,20 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
      */
     session() {
       return function session(req: Request, res: Response, next: NextFunction) {
-        const exchange = openSession(larder.sessions, {
-          cookie: req.headers.cookie,
-          secure: req.secure,
-          userAgent: req.headers['user-agent'],
-        });
-        req.session = exchange.session;
-        let commit: SessionCommit | undefined;
-        let failure: { error: unknown } | undefined;
-        const decide = () => {
-          if (commit === undefined && failure === undefined) {
-            try {
-              commit = exchange.commit(res.statusCode);
-            } catch (error) {
-              failure = { error };
-            }
-          }
-          return commit;
-        };
-        onHeaders(res, {
-          direct: (response) => {
-            const decided = decide();
-            if (!decided) return;
-            const { vary, setCookie } = sessionHeaders(decided, response.getHeader('vary'));
-            if (vary !== undefined) response.setHeader('vary', vary);
-            if (setCookie !== undefined) response.appendHeader('set-cookie', setCookie);
-          },
-        });
-        const end = res.end;
-        res.end = function sessionEnd(this: Response, ...args: unknown[]) {
-          res.end = end;
-          decide();
-          const persist = commit?.persist;
-          if (failure === undefined && persist === undefined)
-            return (end as (...a: unknown[]) => Response).apply(this, args);
-          // Hold the response until the store has the session: a redirect must not outrun it.
-          const work = failure !== undefined ? Promise.reject(failure.error) : persist?.();
-          Promise.resolve(work).then(
-            () => (end as (...a: unknown[]) => Response).apply(res, args),
-            (error) => {
-              // The error response must not carry the failed session's Set-Cookie / Vary,
-              // which the header patch would otherwise add at writeHead.
-              commit = undefined;
-              failure ??= { error };
-              sendSessionError(res, end, error, next, larder);
-            },
-          );
-          return res;
-        } as typeof res.end;
-        if (exchange.ready) exchange.ready.then(() => next(), next);
+        const state = new ExpressSession(larder.sessions, req, next, larder);
+        // One property per request: an Express req/res gets a hidden class of its own on
+        // every request, so each property added to one makes a new class (and a WeakMap
+        // instead kept every request's session alive into the old generation: 40 % more
+        // promoted per request). `req.session` is a getter on `express.request` reading it.
+        (res as Stateful)[STATE] = state;
+        if (EXPRESS === undefined || !inheritsFrom.call(EXPRESS.request, req)) {
+          req.session = state.session;
+          hookWriteHead(res as Patchable);
+        }
+        // A middleware before this one wrapped `res.end` (compression): wrap it in turn, so
+        // the store write still comes before its output.
+        if (res.end !== EXPRESS?.end) wrapEnd(res, state);
+        if (state.ready) state.ready.then(() => next(), next);
         else next();
       };
     },
@@ -385,25 +350,144 @@ function hookWriteHead(res: Patchable): void {
   Object.defineProperty(hooked, HOOKED, { value: true, configurable: true });
 }
 
+/** Express's request and response prototypes once hooked, and the hooked `end` (see `hookExpress`). */
+let EXPRESS: { request: object; response: object; end: Response['end'] } | undefined;
+
+const inheritsFrom = Object.prototype.isPrototypeOf;
+
+/** A response's session state (`web.session()`), read by the `writeHead` and `end` hooks. */
+const STATE = Symbol('larder.session');
+type Stateful = Response & { [STATE]?: ExpressSession };
+
 /**
- * Hooks Express's response prototype when `adapt()` runs, before the first request: a
+ * Hooks Express's prototypes when `adapt()` runs, before the first request: `writeHead` (a
  * middleware that saves `res.writeHead` (on-headers, response-time) before the first
  * `onHeaders` call would otherwise keep the unhooked function for that request, and the
- * session's Set-Cookie would be lost on the process's first response. Express is loaded only
- * if the app has it (Connect-style apps get the lazy hook in `hookWriteHead`).
+ * session's Set-Cookie would be lost on the process's first response), `end` (holds the
+ * response until its session is stored) and a `session` getter on the request. Express is
+ * loaded only if the app has it (Connect-style apps get a per-response hook instead).
  */
 function hookExpressResponse(): void {
-  let proto: unknown;
+  if (EXPRESS !== undefined) return;
+  let express: { request?: unknown; response?: unknown };
   try {
-    proto = (createRequire(import.meta.url)('express') as { response?: unknown }).response;
+    express = createRequire(import.meta.url)('express') as typeof express;
   } catch {
     return;
   }
-  if (proto && Object.getPrototypeOf(proto) === ServerResponse.prototype) hookWriteHead(proto as Patchable);
+  const { request, response } = express;
+  if (!response || Object.getPrototypeOf(response) !== ServerResponse.prototype) return;
+  if (!request || typeof request !== 'object') return;
+  hookWriteHead(response as Patchable);
+  const original = (response as Response).end;
+  const end = function end(this: Response) {
+    const state = (this as Stateful)[STATE];
+    // biome-ignore lint/complexity/noArguments: forwarded as they came, without an array per call
+    if (state === undefined || state.ended) return original.apply(this, arguments as never);
+    // biome-ignore lint/complexity/noArguments: as above
+    return state.end(this, original, Array.prototype.slice.call(arguments));
+  } as Response['end'];
+  Object.defineProperty(response, 'end', { value: end, writable: true, configurable: true });
+  // `req.session`: this request's larder session. Assigning it (express-session does, on
+  // apps that use it) makes an own property, as without the getter.
+  Object.defineProperty(request, 'session', {
+    get(this: Request) {
+      return (this.res as Stateful | undefined)?.[STATE]?.session;
+    },
+    set(this: Request, value: unknown) {
+      Object.defineProperty(this, 'session', { value, writable: true, configurable: true, enumerable: true });
+    },
+    configurable: true,
+  });
+  EXPRESS = { request, response, end };
+}
+
+/** A per-response `end` wrapper, for a response whose `end` another middleware wrapped first. */
+function wrapEnd(res: Response, state: ExpressSession): void {
+  const original = res.end;
+  res.end = function sessionEnd(this: Response) {
+    res.end = original;
+    // biome-ignore lint/complexity/noArguments: forwarded as they came
+    if (state.ended) return original.apply(this, arguments as never);
+    // biome-ignore lint/complexity/noArguments: as above
+    return state.end(this, original, Array.prototype.slice.call(arguments));
+  } as Response['end'];
+}
+
+/**
+ * One request's session on Express: the exchange (session, commit), what was decided for
+ * the response, and how to finish it. One object per request; no closures.
+ */
+class ExpressSession extends Exchange {
+  readonly #req: Request;
+  readonly #next: NextFunction;
+  readonly #larder: Larder;
+  #commit: SessionCommit | undefined;
+  #failure: { error: unknown } | undefined;
+  #headersDone = false;
+  /** `end` ran (the response is finished or waits for its store write). */
+  ended = false;
+
+  constructor(sessions: Larder['sessions'], req: Request, next: NextFunction, larder: Larder) {
+    const headers = req.headers;
+    super(sessions, headers.cookie, headers['user-agent']);
+    this.#req = req;
+    this.#next = next;
+    this.#larder = larder;
+  }
+
+  protected override requestIsSecure(): boolean {
+    return this.#req.secure;
+  }
+
+  /** Decides once, when the headers are fixed: the commit, or the error that replaces the response. */
+  #decide(res: Response): SessionCommit | undefined {
+    if (this.#commit === undefined && this.#failure === undefined) {
+      try {
+        this.#commit = this.commit(res.statusCode);
+      } catch (error) {
+        this.#failure = { error };
+      }
+    }
+    return this.#commit;
+  }
+
+  /** Puts the session's `Vary` and `Set-Cookie` on the response (once, before any other header patch). */
+  applyHeaders(res: Response): void {
+    if (this.#headersDone) return;
+    this.#headersDone = true;
+    const decided = this.#decide(res);
+    if (!decided) return;
+    const { vary, setCookie } = sessionHeaders(decided, res.getHeader('vary'));
+    if (vary !== undefined) res.setHeader('vary', vary);
+    if (setCookie !== undefined) res.appendHeader('set-cookie', setCookie);
+  }
+
+  /** `res.end(...args)`: sends at once, or once the store has the session (a redirect must not outrun it). */
+  end(res: Response, original: Response['end'], args: unknown[]): Response {
+    this.ended = true;
+    this.#decide(res);
+    const persist = this.#commit?.persist;
+    if (this.#failure === undefined && persist === undefined) return original.apply(res, args as never);
+    const work = this.#failure !== undefined ? Promise.reject(this.#failure.error) : this.#commit!.persist!();
+    work.then(
+      () => original.apply(res, args as never),
+      (error: unknown) => {
+        // The error response must not carry the failed session's Set-Cookie / Vary,
+        // which the header patch would otherwise add at writeHead.
+        this.#commit = undefined;
+        this.#headersDone = true;
+        this.#failure ??= { error };
+        sendSessionError(res, original, error, this.#next, this.#larder);
+      },
+    );
+    return res;
+  }
 }
 
 /** Applies (once) the header patches registered by session, neverCache, cacheControl, varyOn…. */
 function flushHeaderPatches(res: Response): void {
+  (res as Stateful)[STATE]?.applyHeaders(res);
   const patches = (res as Patchable)[PATCHES];
   if (!patches?.length) return;
   const pending = patches.splice(0);

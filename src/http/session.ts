@@ -177,11 +177,17 @@ export function openSession<Data extends SessionData = SessionData>(
   sessions: SessionManager,
   request: SessionRequest,
 ): SessionExchange<Data> {
-  return new Exchange<Data>(sessions, request);
+  return new Exchange<Data>(sessions, request.cookie, request.userAgent, request.secure);
 }
 
-/** A `SessionExchange`: its state in fields rather than closures (one object per request). */
-class Exchange<Data extends SessionData> implements SessionExchange<Data> {
+/**
+ * A `SessionExchange`: its state in fields rather than closures (one object per request).
+ * Exported for adapters that keep their own per-request state beside it (the Express adapter
+ * extends it, so a request costs one object, and overrides {@link Exchange.requestIsSecure}
+ * to ask the framework only when a cookie goes out).
+ * @internal
+ */
+export class Exchange<Data extends SessionData = SessionData> implements SessionExchange<Data> {
   readonly session: Session<Data>;
   readonly ready: Promise<void> | undefined;
   readonly #sessions: SessionManager;
@@ -189,13 +195,23 @@ class Exchange<Data extends SessionData> implements SessionExchange<Data> {
   readonly #sent: string | undefined;
   readonly #https: boolean;
 
-  constructor(sessions: SessionManager, request: SessionRequest) {
+  constructor(
+    sessions: SessionManager,
+    cookieHeader: string | undefined,
+    userAgent: string | undefined,
+    https = false,
+  ) {
     const { config } = sessions;
     this.#sessions = sessions;
-    this.#sent = request.cookie ? cookieValue(request.cookie, config.cookie.name) : undefined;
-    this.#https = request.secure;
-    this.session = sessions.open<Data>({ cookie: this.#sent, userAgent: request.userAgent });
+    this.#sent = cookieHeader ? cookieValue(cookieHeader, config.cookie.name) : undefined;
+    this.#https = https;
+    this.session = sessions.open<Data>({ cookie: this.#sent, userAgent });
     this.ready = config.saveEveryRequest && this.session.key !== null ? this.session.load() : undefined;
+  }
+
+  /** True when the request came over HTTPS; asked only when a cookie goes out with `secure: 'auto'`. */
+  protected requestIsSecure(): boolean {
+    return this.#https;
   }
 
   commit(status: number): SessionCommit {
@@ -234,7 +250,7 @@ class Exchange<Data extends SessionData> implements SessionExchange<Data> {
   /** Secure as configured; `'auto'`: HTTPS, or NODE_ENV=production (read when a cookie goes out). */
   #secure(): boolean {
     const option = this.#sessions.config.cookie.secure;
-    return option === 'auto' ? this.#https || process.env.NODE_ENV === 'production' : option;
+    return option === 'auto' ? process.env.NODE_ENV === 'production' || this.requestIsSecure() : option;
   }
 
   #clear(): string {

@@ -27,6 +27,16 @@ sessionSuite(
   async (larder, routes) => {
     const web = adapt(larder);
     const app = express();
+    // A middleware that wraps `res.end` before `web.session()` (compression does): the session
+    // must still be stored before that wrapper's output, and only on this app's /wrapped paths.
+    app.use('/wrapped', (_req, res, next) => {
+      const end = res.end;
+      res.end = function wrappedEnd(this: express.Response, ...args: unknown[]) {
+        res.setHeader('x-wrapped', '1');
+        return (end as (...a: unknown[]) => express.Response).apply(this, args);
+      } as typeof res.end;
+      next();
+    });
     app.use(web.session());
     for (const route of routes) {
       const handler: express.RequestHandler = async (req, res) => {
@@ -49,6 +59,20 @@ sessionSuite(
       res.json(await req.session.get('cart', [] as unknown));
     });
     app.use('/shop', shop);
+    app.post('/wrapped/set', async (req, res) => {
+      await req.session.set('wrapped', String(req.query.v));
+      res.redirect(303, '/get');
+    });
+    // A mounted sub-app: its req/res inherit from its own prototypes (which inherit Express's).
+    const sub = express();
+    sub.post('/set', async (req, res) => {
+      await req.session.set('sub', String(req.query.v));
+      res.type('text/plain').send('ok');
+    });
+    sub.get('/get', async (req, res) => {
+      res.json({ sub: (await req.session.get('sub')) ?? null });
+    });
+    app.use('/sub', sub);
     app.post('/stream', async (req, res) => {
       await req.session.set('streamed', true);
       res.type('text/plain');
@@ -79,6 +103,25 @@ sessionSuite(
           const cart = await call(ctx.base, '/shop/cart', { method: 'GET', cookie });
           assert.deepEqual(cart.json(), sku === 'sku-1' ? ['sku-1'] : ['sku-1', 'sku-2']);
         }
+      });
+
+      test('behind a middleware that wrapped res.end first, the session is stored before that wrapper sends', async () => {
+        const res = await call(ctx.base, '/wrapped/set?v=yes');
+        assert.equal(res.status, 303);
+        assert.equal(res.headers.get('x-wrapped'), '1', 'the outer wrapper sent the response');
+        const id = res.cookie()?.value;
+        assert.ok(id, 'the session cookie went out through the wrapper');
+        assert.deepEqual((await dataOf(ctx.base, sid(id))).data, { wrapped: 'yes' });
+      });
+
+      test('req.session in a mounted sub-app (express()) is the same session', async () => {
+        const res = await call(ctx.base, '/sub/set?v=7');
+        assert.equal(res.status, 200);
+        const id = res.cookie()?.value;
+        assert.ok(id);
+        const read = await call(ctx.base, '/sub/get', { method: 'GET', cookie: sid(id) });
+        assert.deepEqual(read.json(), { sub: '7' });
+        assert.deepEqual((await dataOf(ctx.base, sid(id))).data, { sub: '7' });
       });
 
       test('a streamed response carries the cookie on its headers and ends only once the session is stored', async () => {
