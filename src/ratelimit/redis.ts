@@ -64,7 +64,8 @@ for i = 1, n do
     retry = allowed and 0 or ttl
     if single then
       if write and allowed then
-        if fresh then redis.call('SET', key, cost, 'PX', window) else redis.call('INCRBY', key, cost) end
+        -- ARGV strings as received: a Lua number handed to redis.call is formatted back (~3,700 instructions).
+        if fresh then redis.call('SET', key, ARGV[1], 'PX', ARGV[a + 3]) else redis.call('INCRBY', key, ARGV[1]) end
       end
     else
       plan[2 * i - 1] = fresh
@@ -156,8 +157,8 @@ if not single and all and not peek then
     local a = 2 + (i - 1) * 4
     local algo, window, key = ARGV[a + 1], tonumber(ARGV[a + 3]), KEYS[i]
     if algo == 'f' then
-      if plan[2 * i - 1] then redis.call('SET', key, cost, 'PX', window)
-      else redis.call('INCRBY', key, cost) end
+      if plan[2 * i - 1] then redis.call('SET', key, ARGV[1], 'PX', ARGV[a + 3])
+      else redis.call('INCRBY', key, ARGV[1]) end
     elseif algo == 's' then
       local index = math.floor(now / window)
       redis.call('HSET', key, 'i', index, 'c', plan[2 * i - 1] + cost, 'p', plan[2 * i])
