@@ -24,59 +24,62 @@ function server(store: ServerSessionStore, m: SessionCounters): ServerSessionSto
   const load = m.ops.get('load');
   const save = m.ops.get('save');
   const remove = m.ops.get('delete');
-  /** Runs one store call timed as `timer`; `after` counts its result. */
-  const timed = async <T>(
+  /**
+   * Times the store call `pending` (started at `start`) as `timer`; `after` counts its result.
+   * A `then` rather than an async wrapper: this runs on every session load and save.
+   */
+  const timed = <T>(
     timer: typeof load,
-    call: () => Promise<T>,
+    start: number,
+    pending: Promise<T>,
     after: (result: T) => void,
-  ): Promise<T> => {
+  ): Promise<T> =>
+    pending.then(
+      (result) => {
+        timer.done(start);
+        after(result);
+        return result;
+      },
+      (error: unknown) => {
+        m.errors++;
+        timer.fail();
+        timer.done(start);
+        throw error;
+      },
+    );
+  /** Starts `call` timed; a call that throws instead of rejecting counts as a failure too. */
+  const run = <T>(timer: typeof load, call: () => Promise<T>, after: (result: T) => void): Promise<T> => {
     const start = performance.now();
+    let pending: Promise<T>;
     try {
-      const result = await call();
-      after(result);
-      return result;
+      pending = call();
     } catch (error) {
-      m.errors++;
-      timer.fail();
-      throw error;
-    } finally {
-      timer.done(start);
+      pending = Promise.reject(error);
     }
+    return timed(timer, start, pending, after);
   };
   const wrote = () => {
     m.writes++;
   };
+  const loaded = () => {
+    m.loads++;
+  };
+  const created = (stored: boolean) => {
+    if (!stored) return;
+    m.created++;
+    m.writes++;
+  };
+  const deleted = (existed: boolean) => {
+    if (existed) m.deleted++;
+  };
   return {
     ...store,
-    load: (id) =>
-      timed(
-        load,
-        () => store.load(id),
-        () => {
-          m.loads++;
-        },
-      ),
-    create: (id, write) =>
-      timed(
-        save,
-        () => store.create(id, write),
-        (stored) => {
-          if (!stored) return;
-          m.created++;
-          m.writes++;
-        },
-      ),
-    update: (id, write) => timed(save, () => store.update(id, write), wrote),
-    incr: (id, field, delta, write) => timed(save, () => store.incr(id, field, delta, write), wrote),
-    touch: (id, lastSeen, ttl) => timed(save, () => store.touch(id, lastSeen, ttl), wrote),
-    destroy: (id) =>
-      timed(
-        remove,
-        () => store.destroy(id),
-        (existed) => {
-          if (existed) m.deleted++;
-        },
-      ),
+    load: (id) => run(load, () => store.load(id), loaded),
+    create: (id, write) => run(save, () => store.create(id, write), created),
+    update: (id, write) => run(save, () => store.update(id, write), wrote),
+    incr: (id, field, delta, write) => run(save, () => store.incr(id, field, delta, write), wrote),
+    touch: (id, lastSeen, ttl) => run(save, () => store.touch(id, lastSeen, ttl), wrote),
+    destroy: (id) => run(remove, () => store.destroy(id), deleted),
   };
 }
 

@@ -81,7 +81,8 @@ export class Session<Data extends SessionData = SessionData> {
   #sizes = new Map<string, number>();
   /** Encoded text of each field changed since the last save. */
   #dirty = new Map<string, string>();
-  #deleted = new Set<string>();
+  /** Fields deleted since the last save; made on the first delete (most requests delete nothing). */
+  #deleted: Set<string> | undefined;
   #replace = false;
   #meta: SessionMeta | undefined;
   #metaDirty: Partial<SessionMeta> = {};
@@ -120,7 +121,7 @@ export class Session<Data extends SessionData = SessionData> {
     this.#data.set(field, value);
     this.#sizes.set(field, fieldSize(field, text));
     this.#dirty.set(field, text);
-    this.#deleted.delete(field);
+    this.#deleted?.delete(field);
     this.modified = true;
   }
 
@@ -131,6 +132,7 @@ export class Session<Data extends SessionData = SessionData> {
     if (!this.#data.delete(field)) return false;
     this.#sizes.delete(field);
     this.#dirty.delete(field);
+    this.#deleted ??= new Set();
     this.#deleted.add(field);
     this.modified = true;
     return true;
@@ -192,7 +194,7 @@ export class Session<Data extends SessionData = SessionData> {
     this.#data.clear();
     this.#sizes.clear();
     this.#dirty.clear();
-    this.#deleted.clear();
+    this.#deleted = undefined;
     this.#replace = true;
     this.modified = true;
   }
@@ -282,7 +284,7 @@ export class Session<Data extends SessionData = SessionData> {
       // The new id gets every field.
       this.#replace = true;
       for (const [field, value] of this.#data) this.#dirty.set(field, encodeField(field, value));
-      this.#deleted.clear();
+      this.#deleted = undefined;
     }
     this.modified = true;
   }
@@ -520,43 +522,39 @@ export class Session<Data extends SessionData = SessionData> {
 
   async #fetch(): Promise<void> {
     try {
-      await this.#fetchOnce();
+      const key = this.key;
+      const store = this.#policy.store;
+      const now = this.#policy.now();
+      let stored: StoredSession | undefined;
+      if (key !== null) {
+        stored = store.kind === 'server' ? await store.load(key) : store.decode(key, now);
+      }
+      if (this.#state !== 'unloaded') return;
+      if (stored && this.#isLive(stored.meta, now)) {
+        try {
+          for (const [field, text] of stored.fields) {
+            this.#data.set(field, parseValue(text));
+            this.#sizes.set(field, fieldSize(field, text));
+          }
+          this.#meta = stored.meta;
+          this.#state = 'stored';
+          return;
+        } catch (error) {
+          this.#policy.log(
+            'warn',
+            `larder: session data could not be decoded; starting a fresh session (${String(error)}).`,
+          );
+          this.#data.clear();
+          this.#sizes.clear();
+        }
+      }
+      if (stored && store.kind === 'server' && key !== null) await store.destroy(key);
+      // Unknown, expired or corrupt: a fresh session under a new id — the client's id is never adopted.
+      this.key = null;
+      this.#state = 'new';
     } finally {
       this.#loading = undefined;
     }
-  }
-
-  async #fetchOnce(): Promise<void> {
-    const key = this.key;
-    const store = this.#policy.store;
-    const now = this.#policy.now();
-    let stored: StoredSession | undefined;
-    if (key !== null) {
-      stored = store.kind === 'server' ? await store.load(key) : store.decode(key, now);
-    }
-    if (this.#state !== 'unloaded') return;
-    if (stored && this.#isLive(stored.meta, now)) {
-      try {
-        for (const [field, text] of stored.fields) {
-          this.#data.set(field, parseValue(text));
-          this.#sizes.set(field, fieldSize(field, text));
-        }
-        this.#meta = stored.meta;
-        this.#state = 'stored';
-        return;
-      } catch (error) {
-        this.#policy.log(
-          'warn',
-          `larder: session data could not be decoded; starting a fresh session (${String(error)}).`,
-        );
-        this.#data.clear();
-        this.#sizes.clear();
-      }
-    }
-    if (stored && store.kind === 'server' && key !== null) await store.destroy(key);
-    // Unknown, expired or corrupt: a fresh session under a new id — the client's id is never adopted.
-    this.key = null;
-    this.#state = 'new';
   }
 
   #isLive(meta: SessionMeta, now: number): boolean {
@@ -598,7 +596,7 @@ export class Session<Data extends SessionData = SessionData> {
   #needsWrite(): boolean {
     return (
       this.#dirty.size > 0 ||
-      this.#deleted.size > 0 ||
+      (this.#deleted?.size ?? 0) > 0 ||
       this.#replace ||
       this.#previousKey !== undefined ||
       hasKeys(this.#metaDirty) ||
@@ -627,14 +625,15 @@ export class Session<Data extends SessionData = SessionData> {
       for (const [field, value] of this.#data)
         set.set(field, this.#dirty.get(field) ?? encodeField(field, value));
     }
-    return { set, delete: new Set(this.#deleted), replace: fullWrite, meta, ttl: this.#storeTtl(now) };
+    const deleted = this.#deleted === undefined ? new Set<string>() : new Set(this.#deleted);
+    return { set, delete: deleted, replace: fullWrite, meta, ttl: this.#storeTtl(now) };
   }
 
   #clearPending(): void {
     this.#dirty.clear();
-    this.#deleted.clear();
+    this.#deleted = undefined;
     this.#replace = false;
-    this.#metaDirty = {};
+    if (hasKeys(this.#metaDirty)) this.#metaDirty = {};
     this.#pendingLogin = undefined;
   }
 

@@ -240,26 +240,11 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
     name: `redis ${conn.name}`,
     async load(id) {
       const key = keyOf(id);
-      const hash = await conn.send<Record<string, string> | string[]>(['HGETALL', key], {
+      const hash = await conn.send<Record<string, string> | string[] | null>(['HGETALL', key], {
         key,
         readonly: false,
       });
-      const fields = new Map<string, string>();
-      const meta: Partial<SessionMeta> = {};
-      const take = (name: string, value: string) => {
-        if (name.startsWith('d:')) fields.set(name.slice(2), value);
-        else if (name === META.created) meta.created = Number(value);
-        else if (name === META.lastSeen) meta.lastSeen = Number(value);
-        else if (name === META.expiry) meta.expiry = value;
-        else if (name === META.userId) meta.userId = value;
-        else if (name === META.userAgent) meta.userAgent = value;
-      };
-      // RESP2 answers a flat [name, value, …] list, RESP3 a map.
-      if (Array.isArray(hash)) for (let i = 0; i + 1 < hash.length; i += 2) take(hash[i]!, hash[i + 1]!);
-      else for (const [name, value] of Object.entries(hash ?? {})) take(name, value);
-      // A hash without bookkeeping is not one of ours (or half of one): not adopted.
-      if (!Number.isFinite(meta.created) || !Number.isFinite(meta.lastSeen)) return undefined;
-      return { fields, meta: meta as SessionMeta } satisfies StoredSession;
+      return readSession(hash);
     },
     async create(id, write) {
       const done = await writeWith<number>(keyOf(id), CREATE, pushSets([write.ttl], write));
@@ -383,6 +368,33 @@ export function redisSessionStore(options: RedisSessionStoreOptions): ServerSess
       },
     },
   };
+}
+
+/**
+ * The session in an HGETALL reply — RESP2's flat `[name, value, …]` list or RESP3's map —
+ * or `undefined` for a hash without bookkeeping, which is not one of ours (or half of one)
+ * and is not adopted. Reads the reply in place (no entry arrays).
+ */
+function readSession(hash: Record<string, string> | string[] | null): StoredSession | undefined {
+  const fields = new Map<string, string>();
+  const meta: Partial<SessionMeta> = {};
+  if (Array.isArray(hash)) {
+    for (let i = 0; i + 1 < hash.length; i += 2) take(fields, meta, hash[i]!, hash[i + 1]!);
+  } else if (hash) {
+    for (const name in hash) take(fields, meta, name, hash[name]!);
+  }
+  if (!Number.isFinite(meta.created) || !Number.isFinite(meta.lastSeen)) return undefined;
+  return { fields, meta: meta as SessionMeta };
+}
+
+/** Files one hash field: data (`d:…`) or bookkeeping (`m:…`). */
+function take(fields: Map<string, string>, meta: Partial<SessionMeta>, name: string, value: string): void {
+  if (name.startsWith('d:')) fields.set(name.slice(2), value);
+  else if (name === META.created) meta.created = Number(value);
+  else if (name === META.lastSeen) meta.lastSeen = Number(value);
+  else if (name === META.expiry) meta.expiry = value;
+  else if (name === META.userId) meta.userId = value;
+  else if (name === META.userAgent) meta.userAgent = value;
 }
 
 /** A literal prefix inside a SCAN MATCH pattern. */
