@@ -15,7 +15,7 @@
  * - `xs` (`/xs/*`) — express-session on larder's `ExpressSessionStore` (the connect-redis drop-in);
  * - `larder` (`/larder/*`) — larder's `web.session()` on the redis engine (defaults); `/larder/incr` too.
  *
- * Prints `PORT <n>` when listening.
+ * Prints `PORT <n>` when listening; answers the IPC message `'cpu'` with `process.cpuUsage()`.
  */
 
 import { RedisStore } from 'connect-redis';
@@ -140,6 +140,10 @@ const { app, close } = await make();
 const server = app.listen(0, '127.0.0.1');
 await new Promise((resolve) => server.once('listening', resolve));
 process.stdout.write(`PORT ${(server.address() as { port: number }).port}\n`);
+// bench/session.ts asks for this process's CPU time around each timed run (IPC).
+process.on('message', (message) => {
+  if (message === 'cpu') process.send?.({ cpu: process.cpuUsage() });
+});
 process.on('SIGTERM', () => {
   server.close();
   Promise.allSettled([close?.()]).finally(() => process.exit(0));

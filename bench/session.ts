@@ -99,6 +99,10 @@ interface Figures {
   median: number;
   /** Per run: requests completed, and Redis commands (by name, script calls included) during it. */
   redis: Array<{ requests: number; commands: Record<string, number> }>;
+  /** Per run: the server process's CPU time (user + system) per request, µs. */
+  cpu: number[];
+  /** Per run: Redis's time per request in the commands it ran (commandstats usec), µs. */
+  redisUsec: number[];
   /** Median over runs of commands sent per request (reads + writes, scripts' inner calls excluded). */
   roundTripsPerRequest: number;
   /** Median over runs of write commands sent per request. */
@@ -113,7 +117,18 @@ function startServer(redisUrl: string, contender: string): Promise<{ port: numbe
     [],
     { BENCH_REDIS_URL: redisUrl, BENCH_CONTENDER: contender },
     'session server',
+    { ipc: true },
   );
+}
+
+/** The server process's CPU time so far (user + system), µs. */
+function cpuOf(child: ChildProcess): Promise<number> {
+  return new Promise((resolve) => {
+    child.once('message', (message: { cpu: NodeJS.CpuUsage }) =>
+      resolve(message.cpu.user + message.cpu.system),
+    );
+    child.send('cpu');
+  });
 }
 
 /**
@@ -165,13 +180,20 @@ async function load(
   return { rps: result.requests.average, requests: result.requests.total };
 }
 
-/** Calls per command since the server started (`INFO commandstats`). */
-async function commandStats(redis: BenchRedis): Promise<Map<string, number>> {
+/** Calls per command since the server started (`INFO commandstats`); `usec`: their time in Redis, µs (all commands but INFO). */
+async function commandStats(redis: BenchRedis): Promise<Map<string, number> & { usec: number }> {
   const info = String(await redis.server.command('INFO', 'commandstats'));
-  const out = new Map<string, number>();
-  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+)/gm)) out.set(match[1]!, Number(match[2]));
+  const out = Object.assign(new Map<string, number>(), { usec: 0 });
+  for (const match of info.matchAll(/^cmdstat_([^:]+):calls=(\d+),usec=(\d+)/gm)) {
+    out.set(match[1]!, Number(match[2]));
+    // EVALSHA's usec includes the calls its script makes, which are listed again by name.
+    if (match[1] !== 'info' && !INSIDE_SCRIPTS.has(match[1]!)) out.usec += Number(match[3]);
+  }
   return out;
 }
+
+/** Commands these contenders only run inside larder's scripts (their time is in EVALSHA's). */
+const INSIDE_SCRIPTS = new Set(['hset', 'pexpire', 'exists', 'hincrby', 'hdel', 'hkeys']);
 
 function delta(before: Map<string, number>, after: Map<string, number>): Record<string, number> {
   const out: Record<string, number> = {};
@@ -226,21 +248,37 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       const figures: Record<string, Figures> = Object.fromEntries(
         contenders.map(([name, route]) => [
           name,
-          { route, runs: [], median: 0, redis: [], roundTripsPerRequest: 0, writesPerRequest: 0, writes: 0 },
+          {
+            route,
+            runs: [],
+            median: 0,
+            redis: [],
+            cpu: [],
+            redisUsec: [],
+            roundTripsPerRequest: 0,
+            writesPerRequest: 0,
+            writes: 0,
+          },
         ]),
       );
       for (let r = 0; r < runs; r++) {
         // Rotate who goes first, so drift on a shared machine hits every contender alike.
         for (let k = 0; k < contenders.length; k++) {
           const [name, route] = contenders[(k + r) % contenders.length]!;
+          const child = servers.get(PROCESS[name]!)!.child;
           const before = await commandStats(redis);
+          const cpuBefore = await cpuOf(child);
           const { rps, requests } = await load(`${baseOf(name)}${route}`, cookies.get(name), durationMs);
           // autocannon resolves with up to CONNECTIONS requests still in flight: let them land
           // here, not in the next contender's count.
           await sleep(SETTLE_MS);
-          const commands = delta(before, await commandStats(redis));
+          const cpuAfter = await cpuOf(child);
+          const after = await commandStats(redis);
+          const commands = delta(before, after);
           figures[name]!.runs.push(rps);
           figures[name]!.redis.push({ requests, commands });
+          figures[name]!.cpu.push((cpuAfter - cpuBefore) / requests);
+          figures[name]!.redisUsec.push((after.usec - before.usec) / requests);
         }
       }
       for (const f of Object.values(figures)) {
@@ -339,6 +377,19 @@ function report(scenarios: Record<Scenario, Record<string, Figures>>, log: (line
         `  ${SCENARIO_LABEL[scenario].padEnd(24)} ${name.padEnd(20)} ` +
           `${f.roundTripsPerRequest.toFixed(2)} round trips/request, ${f.writesPerRequest.toFixed(3)} writes/request ` +
           `(writes per run: ${writes.join(', ')}; ${describeCommands(f)})`,
+      );
+    }
+  }
+  log('');
+  log(
+    'CPU per request (medians over runs, µs): the server process (user + system, process.cpuUsage) ' +
+      'and Redis (commandstats usec of the commands sent; a script counts with the calls it makes):',
+  );
+  for (const scenario of SCENARIOS) {
+    for (const [name, f] of Object.entries(scenarios[scenario])) {
+      log(
+        `  ${SCENARIO_LABEL[scenario].padEnd(24)} ${name.padEnd(20)} server ${median(f.cpu).toFixed(1).padStart(6)} µs, ` +
+          `Redis ${median(f.redisUsec).toFixed(2).padStart(5)} µs`,
       );
     }
   }
