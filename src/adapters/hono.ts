@@ -374,17 +374,13 @@ class HonoPageRequest implements PageRequest {
 
 /**
  * The page cache's exchange on Hono. `pass` and `render` run the rest of the chain, which
- * is asynchronous here; `servePage` awaits both before the middleware returns, and rethrows
- * an error in the route so Hono's error handler sees it.
+ * is asynchronous here, and hand its promise back to the core, so `handle` settles after
+ * it — rejected when the route failed, so Hono's error handler sees it.
  */
 class HonoExchange implements PageExchange {
   readonly request: PageRequest;
   readonly #c: Context;
   readonly #next: Next;
-  /** The route running uncached, after `pass`. */
-  routed: Promise<void> | undefined;
-  /** What the route threw, after `render`. */
-  failure: { error: unknown } | undefined;
 
   constructor(c: Context, next: Next) {
     this.request = new HonoPageRequest(c);
@@ -396,22 +392,18 @@ class HonoExchange implements PageExchange {
     send(this.#c, page);
   }
 
-  pass(cacheStatus: string): void {
-    this.routed = passThrough(this.#c, this.#next, cacheStatus);
+  pass(cacheStatus: string): Promise<void> {
+    return passThrough(this.#c, this.#next, cacheStatus);
   }
 
   render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<void> {
-    return render(this.#c, this.#next, finalize).catch((error: unknown) => {
-      this.failure = { error };
-    });
+    return render(this.#c, this.#next, finalize);
   }
 }
 
-async function servePage(pages: PageCache, c: Context, next: Next): Promise<void> {
-  const exchange = new HonoExchange(c, next);
-  await pages.handle(exchange);
-  if (exchange.routed) await exchange.routed;
-  if (exchange.failure) throw exchange.failure.error;
+/** The middleware's work: `handle`'s own promise, with no async frame of its own on a hit. */
+function servePage(pages: PageCache, c: Context, next: Next): Promise<void> {
+  return pages.handle(new HonoExchange(c, next));
 }
 
 /** Answers without running the route (a hit, a stale copy, a coalesced render). */
