@@ -135,6 +135,8 @@ const METHOD_BYPASS: Lookup = Object.freeze({ kind: 'bypass', reason: 'method' }
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
 /** Header lists remembered per URL in this process (bounded; the store has them too). */
 const MAX_REMEMBERED_URLS = 10_000;
+/** Schemes and hosts remembered per path and query (a site rarely answers on more). */
+const MAX_ORIGINS_PER_URL = 8;
 
 /**
  * One page-cache policy (a `cachePage(ttl)` or the site-wide middleware) over a `Cache`.
@@ -151,7 +153,11 @@ export class PageCache {
   readonly staleWhileRevalidate: number;
   readonly staleIfError: number;
   readonly #headerLists = new Map<string, readonly string[]>();
-  /** Per absolute URL: its md5 and the key of its page when it varies on no header. */
+  /**
+   * Per path and query: the md5 of each absolute URL seen with it (one per scheme and host,
+   * chained) and the key of its page when it varies on no header. Keyed by the request's own
+   * string, so a hit neither joins the absolute URL nor hashes that longer string.
+   */
   readonly #urls = new Map<string, UrlKeys>();
   /** Reads a stored page: decoded once per stored version and shared. */
   readonly #read: (key: string) => Promise<StoredPage | undefined>;
@@ -398,14 +404,19 @@ export class PageCache {
    * when the URL varies on nothing (memoised: hot URLs repeat).
    */
   #urlKeys(request: PageRequest): UrlKeys {
-    const url = `${request.scheme}://${request.host}${request.url}`;
-    let keys = this.#urls.get(url);
-    if (keys === undefined) {
-      const hash = md5(url);
-      keys = { hash, plainKey: this.#pageKey(request, undefined, hash) };
-      if (this.#urls.size >= MAX_REMEMBERED_URLS) this.#urls.clear();
-      this.#urls.set(url, keys);
+    const { scheme, host, url } = request;
+    const first = this.#urls.get(url);
+    let origins = 0;
+    for (let keys = first; keys !== undefined; keys = keys.other) {
+      if (keys.host === host && keys.scheme === scheme) return keys;
+      origins++;
     }
+    const hash = md5(`${scheme}://${host}${url}`);
+    // Host is the client's to choose: a bounded chain, so made-up hosts cannot grow it.
+    const other = origins < MAX_ORIGINS_PER_URL ? first : undefined;
+    const keys: UrlKeys = { scheme, host, hash, plainKey: this.#pageKey(request, undefined, hash), other };
+    if (this.#urls.size >= MAX_REMEMBERED_URLS) this.#urls.clear();
+    this.#urls.set(url, keys);
     return keys;
   }
 
@@ -432,6 +443,10 @@ export class PageCache {
 
 /** Keys derived from one absolute URL. */
 interface UrlKeys {
+  scheme: string;
+  host: string;
+  /** The keys of the same path and query on another scheme or host. */
+  other: UrlKeys | undefined;
   /** md5 of the absolute URL. */
   hash: string;
   /** The page key when the URL's header list is empty. */
