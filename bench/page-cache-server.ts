@@ -6,12 +6,15 @@
  * `/cached-local` (the page cache on an in-process memory cache: larder's own overhead, no
  * round trip), `/cached-tiered` (the page cache on the tiered cache: Redis behind an
  * in-process tier of decoded pages, so a hit makes no round trip) and `/origin` (the same
- * 20 ms origin uncached). Prints `PORT <n>` when listening.
+ * 20 ms origin uncached), plus `/raw-get`: the framework's hello world with one raw
+ * node-redis GET per request (no larder), the physical bound of a hit on the Redis cache.
+ * Prints `PORT <n>` when listening.
  */
 import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { Hono } from 'hono';
+import { createClient } from 'redis';
 import { adapt as adaptExpress } from '../src/adapters/express.js';
 import { adapt as adaptFastify } from '../src/adapters/fastify.js';
 import { adapt as adaptHono } from '../src/adapters/hono.js';
@@ -34,6 +37,14 @@ const ORIGIN_MS = 20;
 // (the load generator shares this machine: bigger bodies would measure its parser too).
 const page = 'hello world';
 const origin = () => new Promise((r) => setTimeout(r, ORIGIN_MS)).then(() => page);
+// The raw-GET reference: node-redis v6 with its per-command timeout off (DESIGN §7), RESP3
+// as larder's Redis cache talks; the key holds the same body.
+const RAW_KEY = 'bench-raw-page';
+const raw = createClient({ url: redis, RESP: 3, commandOptions: { timeout: 0 } });
+raw.on('error', (error) => console.error(`bench page-cache server: ${error}`));
+await raw.connect();
+await raw.set(RAW_KEY, page);
+const rawGet = () => raw.get(RAW_KEY) as Promise<string>;
 
 async function start(): Promise<number> {
   if (framework === 'express') {
@@ -54,6 +65,9 @@ async function start(): Promise<number> {
     app.get('/origin', async (_req, res) => {
       res.type('html').send(await origin());
     });
+    app.get('/raw-get', async (_req, res) => {
+      res.send(await rawGet());
+    });
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     return (server.address() as { port: number }).port;
@@ -73,6 +87,7 @@ async function start(): Promise<number> {
       reply.type('text/html').send(await origin()),
     );
     app.get('/origin', async (_req, reply) => reply.type('text/html').send(await origin()));
+    app.get('/raw-get', () => rawGet());
     await app.listen({ port: 0, host: '127.0.0.1' });
     return (app.server.address() as { port: number }).port;
   }
@@ -84,6 +99,7 @@ async function start(): Promise<number> {
     app.get('/cached-local', web.cachePage(3600, { cache: 'local' }), async (c) => c.html(await origin()));
     app.get('/cached-tiered', web.cachePage(3600, { cache: 'tiered' }), async (c) => c.html(await origin()));
     app.get('/origin', async (c) => c.html(await origin()));
+    app.get('/raw-get', async (c) => c.text(await rawGet()));
     return new Promise((resolve) => {
       serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
     });
@@ -96,5 +112,5 @@ process.stdout.write(`PORT ${port}\n`);
 // The bench asks for this process's CPU time around each load (bench/page-cache.ts).
 process.on('message', () => process.send?.(process.cpuUsage()));
 process.on('SIGTERM', () => {
-  larder.close().finally(() => process.exit(0));
+  Promise.allSettled([larder.close(), raw.close()]).finally(() => process.exit(0));
 });
