@@ -10,7 +10,6 @@
  */
 import type { RedisConnection } from '../redis/connection.js';
 import { defineScript } from '../redis/script.js';
-import { paced } from './pacer.js';
 import type { RateLimitStore, Rule, RuleOutcome } from './store.js';
 
 /**
@@ -261,7 +260,7 @@ export async function consumeRules(
   const args: string[] = [String(cost), peek ? '1' : '0'];
   for (const rule of rules)
     args.push(CODE[rule.algorithm], String(rule.limit), String(rule.window), String(rule.burst));
-  const reply = await paced<number[]>(conn, CONSUME, keys, args);
+  const reply = await CONSUME.run<number[]>(conn, keys, args);
   const out: RuleOutcome[] = new Array(rules.length);
   for (let i = 0; i < rules.length; i++) out[i] = outcomeAt(reply, 4 * i);
   return out;
@@ -280,7 +279,7 @@ export function consumeFixedWindow(
   cost: number,
 ): Promise<RuleOutcome[]> {
   const args = [cost === 1 ? '1' : String(cost), String(rule.window), String(rule.limit)];
-  return paced<number | number[]>(conn, FIXED_WINDOW, keys, args).then((reply): RuleOutcome[] => {
+  return FIXED_WINDOW.run<number | number[]>(conn, keys, args).then((reply): RuleOutcome[] => {
     if (Array.isArray(reply)) return [outcomeAt(reply, 0)];
     // `used * WORD + ttl` with 0 < ttl < WORD: the floor of the quotient is `used`.
     const packed = Number(reply);

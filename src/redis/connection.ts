@@ -252,6 +252,51 @@ export class RedisConnection {
         this.run(fn, readonly, Math.max(1, timeoutMs - (performance.now() - started)), binary, on),
       );
     }
+    // Past PACE calls in this event-loop turn, a call waits for a later turn (in order).
+    if (this.#paced >= PACE || this.#waiting.length > 0)
+      return new Promise<T>((resolve, reject) => {
+        this.#waiting.push({ fn, readonly, timeoutMs, binary, on, resolve, reject });
+      });
+    this.#paced++;
+    if (!this.#turning) {
+      this.#turning = true;
+      setImmediate(this.#nextTurn);
+    }
+    return this.#dispatch(fn, readonly, timeoutMs, binary, on);
+  }
+
+  /** Calls sent in this event-loop turn (see PACE). */
+  #paced = 0;
+  /** A `setImmediate` will start the next turn. */
+  #turning = false;
+  /** Calls waiting for a later turn, oldest first. */
+  #waiting: Waiting[] = [];
+
+  /** A new turn: the next slice of waiting calls goes out, and this turn ends too if any did. */
+  readonly #nextTurn = (): void => {
+    this.#turning = false;
+    this.#paced = 0;
+    if (this.#waiting.length === 0) return;
+    const slice = this.#waiting.length <= PACE ? this.#waiting : this.#waiting.slice(0, PACE);
+    this.#waiting = slice === this.#waiting ? [] : this.#waiting.slice(PACE);
+    this.#paced = slice.length;
+    this.#turning = true;
+    setImmediate(this.#nextTurn);
+    for (const call of slice)
+      this.#dispatch(call.fn, call.readonly, call.timeoutMs, call.binary, call.on).then(
+        call.resolve,
+        call.reject,
+      );
+  };
+
+  /** `run`'s send: breaker, client choice, deadline. */
+  #dispatch<T>(
+    fn: (client: RedisCommands) => Promise<T>,
+    readonly: boolean,
+    timeoutMs: number,
+    binary: boolean,
+    on: RedisCommands | undefined,
+  ): Promise<T> {
     if (!this.breaker.allow()) return Promise.reject(this.#openError());
     // `on`: a specific node (SCAN per node), so the deadline lands on that socket's ring.
     const client = on ?? (readonly ? this.reader : this.client);
@@ -873,6 +918,28 @@ function addressOf(loc: StandaloneLocation): string {
 
 /** Sweep period of the reply-order deadlines (deadlines fire up to this late). */
 const SWEEP_MS = 10;
+
+/**
+ * Calls written per event-loop turn per connection; the rest go out on the next turns, in
+ * order. node-redis writes all a turn's commands in one write, and redis-server runs all it
+ * has read (up to 16 KiB) before answering any of it: with many calls in flight the two
+ * processes then take turns, each idle while the other works. Sent in slices, Redis answers
+ * the first slice while Node makes the next (bench/ratelimit.ts, bench/cache.ts). A turn with
+ * PACE calls or fewer — any sequential caller, any light load — sends each at once. Pacing
+ * changes when a call is written, never what it does; its deadline starts when it is sent.
+ */
+export const PACE = 25;
+
+/** A call waiting for a later turn. */
+interface Waiting {
+  fn: (client: RedisCommands) => Promise<any>;
+  readonly: boolean;
+  timeoutMs: number;
+  binary: boolean;
+  on: RedisCommands | undefined;
+  resolve: (value: any) => void;
+  reject: (error: unknown) => void;
+}
 
 /** Where an owned single-socket client keeps its deadline ring. */
 const RING = Symbol('larder.replyOrder');
