@@ -241,7 +241,9 @@ for (const target of ['memory', 'standalone'] as Target[]) {
         ),
         { numRuns: RUNS[target] },
       );
-      assert.ok(seen.stored > RUNS[target] / 10, `only ${seen.stored} writes stored`);
+      // Not vacuous: some writes went through. About one in ten does (the generators favour
+      // hostile input), so the bar sits well below that, where a random seed cannot trip it.
+      assert.ok(seen.stored > RUNS[target] / 25, `only ${seen.stored} writes stored`);
       for (const kind of ['CacheKeyError', 'SerializationError', 'ConfigError'])
         assert.ok(seen.kinds.has(kind), `no ${kind} seen: ${[...seen.kinds].join(', ')}`);
       await assertHealthy(cache, known, knownValue);
