@@ -195,8 +195,8 @@ export function stateFieldOf(limiter: RateLimiter): (result: RateLimitResult) =>
       let field = '';
       for (let i = 0; i < rules.length; i++) {
         const rule = rules[i];
-        const r = Math.max(0, Math.floor(rule.remaining));
-        const t = Math.max(0, Math.ceil(rule.allowed ? rule.resetAfter : rule.retryAfter));
+        const r = unitsLeft(rule);
+        const t = secondsUntilMore(rule);
         if (!(r <= SF_INTEGER_MAX && t <= SF_INTEGER_MAX)) return serializedState(result);
         field += `${i === 0 ? '' : ', '}${heads[i]}${r};t=${t}`;
       }
@@ -206,6 +206,15 @@ export function stateFieldOf(limiter: RateLimiter): (result: RateLimitResult) =>
   };
 }
 
+type RuleState = RateLimitResult['rules'][number];
+
+/** `RateLimit`'s `r`: whole units left. */
+const unitsLeft = (rule: RuleState): number => Math.max(0, Math.floor(rule.remaining));
+
+/** `RateLimit`'s `t`: whole seconds until it would pass again (refused) or is full again (allowed). */
+const secondsUntilMore = (rule: RuleState): number =>
+  Math.max(0, Math.ceil(rule.allowed ? rule.resetAfter : rule.retryAfter));
+
 /** `RateLimit` through serializeList. */
 function serializedState(result: RateLimitResult): string {
   return serializeList(
@@ -213,8 +222,8 @@ function serializedState(result: RateLimitResult): string {
       (rule): Item => [
         rule.name,
         new Map([
-          ['r', Math.max(0, Math.floor(rule.remaining))],
-          ['t', Math.max(0, Math.ceil(rule.allowed ? rule.resetAfter : rule.retryAfter))],
+          ['r', unitsLeft(rule)],
+          ['t', secondsUntilMore(rule)],
         ]),
       ],
     ),

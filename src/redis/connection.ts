@@ -277,8 +277,7 @@ export class RedisConnection {
     this.#turning = false;
     this.#paced = 0;
     if (this.#waiting.length === 0) return;
-    const slice = this.#waiting.length <= PACE ? this.#waiting : this.#waiting.slice(0, PACE);
-    this.#waiting = slice === this.#waiting ? [] : this.#waiting.slice(PACE);
+    const slice = this.#waiting.splice(0, PACE);
     this.#paced = slice.length;
     this.#turning = true;
     setImmediate(this.#nextTurn);

@@ -25,16 +25,19 @@ function server(store: ServerSessionStore, m: SessionCounters): ServerSessionSto
   const save = m.ops.get('save');
   const remove = m.ops.get('delete');
   /**
-   * Times the store call `pending` (started at `start`) as `timer`; `after` counts its result.
-   * A `then` rather than an async wrapper: this runs on every session load and save.
+   * Runs the store call `call` timed as `timer`; `after` counts its result. A call that throws
+   * instead of rejecting counts as a failure too. A `then` rather than an async wrapper: this
+   * runs on every session load and save.
    */
-  const timed = <T>(
-    timer: typeof load,
-    start: number,
-    pending: Promise<T>,
-    after: (result: T) => void,
-  ): Promise<T> =>
-    pending.then(
+  const run = <T>(timer: typeof load, call: () => Promise<T>, after: (result: T) => void): Promise<T> => {
+    const start = performance.now();
+    let pending: Promise<T>;
+    try {
+      pending = call();
+    } catch (error) {
+      pending = Promise.reject(error);
+    }
+    return pending.then(
       (result) => {
         timer.done(start);
         after(result);
@@ -47,16 +50,6 @@ function server(store: ServerSessionStore, m: SessionCounters): ServerSessionSto
         throw error;
       },
     );
-  /** Starts `call` timed; a call that throws instead of rejecting counts as a failure too. */
-  const run = <T>(timer: typeof load, call: () => Promise<T>, after: (result: T) => void): Promise<T> => {
-    const start = performance.now();
-    let pending: Promise<T>;
-    try {
-      pending = call();
-    } catch (error) {
-      pending = Promise.reject(error);
-    }
-    return timed(timer, start, pending, after);
   };
   const wrote = () => {
     m.writes++;

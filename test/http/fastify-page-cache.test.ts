@@ -279,6 +279,13 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
     const base = await app.listen({ port: 0, host: '127.0.0.1' });
     return {
       base,
+      /** GETs `path` twice (store, then hit) and returns the second response, checked to be a hit. */
+      hit: async (path: string) => {
+        await fetch(`${base}${path}`);
+        const response = await fetch(`${base}${path}`);
+        assert.match(response.headers.get('cache-status') ?? '', /^larder; hit/);
+        return response;
+      },
       close: async () => {
         await app.close();
         await larder.close();
@@ -288,11 +295,9 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
 
   test('a hit keeps headers earlier hooks set (reply and Node response); the page’s own win', async () => {
     const log: string[] = [];
-    const { base, close } = await start(log);
+    const { close, ...app } = await start(log);
     try {
-      await fetch(`${base}/page`);
-      const hit = await fetch(`${base}/page`);
-      assert.match(hit.headers.get('cache-status') ?? '', /^larder; hit/);
+      const hit = await app.hit('/page');
       assert.equal(await hit.text(), 'page');
       assert.equal(hit.headers.get('access-control-allow-origin'), '*');
       assert.equal(hit.headers.get('x-raw'), 'kept');
@@ -305,11 +310,9 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
 
   test('onResponse hooks run on a hit, with its status', async () => {
     const log: string[] = [];
-    const { base, close } = await start(log);
+    const { base, close, ...app } = await start(log);
     try {
-      await fetch(`${base}/page`);
-      const hit = await fetch(`${base}/page`);
-      assert.match(hit.headers.get('cache-status') ?? '', /^larder; hit/);
+      const hit = await app.hit('/page');
       const etag = hit.headers.get('etag') ?? '';
       const notModified = await fetch(`${base}/page`, { headers: { 'if-none-match': etag } });
       assert.equal(notModified.status, 304);
