@@ -120,6 +120,18 @@ export class Cache {
   readonly #inflight = new Map<string, Promise<unknown>>();
   /** getShared's decoded values by store key, with the payload they came from. */
   readonly #shared = new Map<string, { payload: Payload; value: unknown }>();
+  /**
+   * getShared's reads in flight on a remote store, by store key, with the write epoch they
+   * were sent in: a caller of the same key in the same epoch joins the read instead of
+   * sending its own (a hot page costs one GET per round trip, not one per request).
+   */
+  readonly #reading: Map<string, { epoch: number; read: Promise<unknown> }> | undefined;
+  /**
+   * Bumped by every write this cache sends: a read sent before a write in this process is
+   * never joined after it, so a page deleted or replaced here is never served from a read
+   * that raced the change.
+   */
+  #epoch = 0;
   readonly #forRegion: CacheDeps['forRegion'];
   readonly #local: LocalTier | undefined;
   /** Tiered caches: made keys of the default version, by user key (bounded). */
@@ -155,6 +167,8 @@ export class Cache {
     // (bench/cache.ts, metrics overhead). Such calls are counted in the first latency bucket,
     // untimed, as the tiered backend's local hits are; getOrSet, whose loader may be slow, is timed.
     if (config.backend === 'memory' || config.backend === 'null') this.#clock = untimed;
+    // In-process stores answer in the same turn: nothing to join.
+    else if (this.#local === undefined) this.#reading = new Map();
   }
 
   /** The region this cache's location was picked for (`LARDER_REGION`), if any. */
@@ -301,10 +315,21 @@ export class Cache {
     }
     // A tiered cache's values are decoded once already; enveloped values are memoized in #find.
     if (this.#local !== undefined || this.#enveloped) return this.get<T>(key, undefined, options);
+    const reading = this.#reading;
+    const joined = reading?.get(made);
+    if (joined !== undefined && joined.epoch === this.#epoch) {
+      return joined.read.then((value) => {
+        if (value === undefined) this.stats.misses++;
+        else this.stats.hits++;
+        return value as T | undefined;
+      });
+    }
     // Timed as a `get`: it is one, decoded once.
     const start = this.#ops === undefined ? -1 : this.#clock();
-    return this.backend.get(made).then(
+    let entry: { epoch: number; read: Promise<unknown> } | undefined;
+    const read = this.backend.get(made).then(
       (payload) => {
+        if (entry !== undefined && reading!.get(made) === entry) reading!.delete(made);
         if (payload === undefined || payload === null) {
           this.#shared.delete(made);
           this.#got(start);
@@ -324,11 +349,17 @@ export class Cache {
         return value as T;
       },
       (error) => {
+        if (entry !== undefined && reading!.get(made) === entry) reading!.delete(made);
         this.#got(start);
         this.#failed(error, 'get');
         return undefined;
       },
     );
+    if (reading !== undefined) {
+      entry = { epoch: this.#epoch, read };
+      reading.set(made, entry);
+    }
+    return read;
   }
 
   /** The decoded value of `payload`, decoded once per distinct payload (MISS when undecodable). */
@@ -731,6 +762,7 @@ export class Cache {
       }
       if (encoded.length === 0) return [];
       const tagKeys = this.#tagKeys(options?.tags);
+      this.#epoch++;
       try {
         if (ttl === EXPIRED) {
           await this.backend.deleteMany(encoded.map(([made]) => made));
@@ -803,6 +835,7 @@ export class Cache {
         throw new CacheValueError(key, `delta must be an integer; got ${delta}.`);
       const made = this.keyMaker.make(key, options?.version);
       let result: number | undefined;
+      this.#epoch++;
       try {
         result = await this.backend.incr(made, delta);
       } catch (error) {
@@ -1139,6 +1172,7 @@ export class Cache {
     const entry = await this.backend.getEntry(from);
     if (!entry) throw new CacheMissError(key, 'incrVersion');
     const ttl = entry.expiresAt === null ? null : Math.max(1, entry.expiresAt - Date.now());
+    this.#epoch++;
     await this.backend.set(to, entry.payload, ttl);
     await this.backend.delete(from);
     return version + delta;
@@ -1189,6 +1223,8 @@ export class Cache {
 
   /** Runs one backend call under the outage policy, with `fallback` when it is ignored. */
   async #attempt<T>(op: CacheOp, fallback: T, run: () => Promise<T>): Promise<T> {
+    // Every write but setMany, incr and incrVersion goes through here (they bump it themselves).
+    this.#epoch++;
     try {
       return await run();
     } catch (error) {
