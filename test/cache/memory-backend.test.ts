@@ -228,6 +228,26 @@ describe('memoryBackend: LRU and cull (Django MAX_ENTRIES / CULL_FREQUENCY)', ()
     }
   });
 
+  it('keeps the use order when reads repeat on the newest key, and after it is deleted or cleared', async () => {
+    const { backend } = setup({ maxEntries: 3, cullFrequency: 3 });
+    for (const key of ['a', 'b', 'c']) await backend.set(key, 'v', null);
+    await backend.get('c'); // already the newest: nothing moves
+    await backend.get('a'); // order now b, c, a
+    await backend.get('a');
+    await backend.set('d', 'v', null); // culls b, the least recently used
+    assert.deepEqual(await present(backend, ['a', 'b', 'c', 'd']), ['a', 'c', 'd']);
+    await backend.delete('d'); // the newest is gone: a read of c must move it to the end
+    await backend.get('c'); // order a, c
+    await backend.set('e', 'v', null);
+    await backend.set('f', 'v', null); // culls a
+    assert.deepEqual(await present(backend, ['a', 'c', 'e', 'f']), ['c', 'e', 'f']);
+    await backend.clear('*');
+    for (const key of ['f', 'g', 'h']) await backend.set(key, 'v', null);
+    await backend.get('f'); // order g, h, f
+    await backend.set('i', 'v', null); // culls g
+    assert.deepEqual(await present(backend, ['f', 'g', 'h', 'i']), ['f', 'h', 'i']);
+  });
+
   it('ttl and persist do not count as use', async () => {
     const { backend } = setup({ maxEntries: 2, cullFrequency: 2 });
     await backend.set('a', 'v', 1_000);

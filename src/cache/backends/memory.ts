@@ -80,6 +80,8 @@ function validate(name: string, value: number, ok: boolean, expected: string): n
 class MemoryBackend implements CacheBackend {
   readonly name = 'memory';
   readonly #store = new Map<string, Entry>();
+  /** The most recently used key (the Map's last): a hit on it has nothing to reorder. */
+  #newest: string | undefined;
   readonly #maxEntries: number;
   readonly #maxBytes: number;
   readonly #cullFrequency: number;
@@ -260,6 +262,7 @@ class MemoryBackend implements CacheBackend {
   /** The store holds this cache's keys only (one store per cache), so all of it goes. */
   async clear(_pattern: string): Promise<void> {
     this.#store.clear();
+    this.#newest = undefined;
     this.#bytes = 0;
   }
 
@@ -286,9 +289,11 @@ class MemoryBackend implements CacheBackend {
   /** `#live`, and a read: the key becomes the most recently used. */
   #hit(key: string): Entry | undefined {
     const entry = this.#live(key);
-    if (entry !== undefined) {
+    // A hot key is usually the newest already: two Map operations saved per hit.
+    if (entry !== undefined && key !== this.#newest) {
       this.#store.delete(key);
       this.#store.set(key, entry);
+      this.#newest = key;
     }
     return entry;
   }
@@ -301,6 +306,7 @@ class MemoryBackend implements CacheBackend {
   }
 
   #remove(key: string, entry: Entry): void {
+    if (key === this.#newest) this.#newest = undefined;
     this.#store.delete(key);
     this.#bytes -= entry.size;
   }
@@ -321,6 +327,7 @@ class MemoryBackend implements CacheBackend {
     if (size > this.#maxBytes) return false;
     if (this.#store.size >= this.#maxEntries || this.#bytes + size > this.#maxBytes) this.#makeRoom(size);
     this.#store.set(key, { payload, expiresAt, size });
+    this.#newest = key;
     this.#bytes += size;
     return true;
   }
