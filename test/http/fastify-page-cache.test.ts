@@ -348,6 +348,46 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
     }
   });
 
+  test('on this Fastify, a hit on a route with no other onSend hook skips reply.send (its route context is found)', async () => {
+    // The direct path finds Fastify's private route context by its symbol's description; if a
+    // Fastify release renames it, hits still work through reply.send, only slower — this
+    // test is what notices.
+    const larder = createLarder({ logger: false }, {});
+    const web = adapt(larder);
+    const app = Fastify();
+    await app.register(web.plugin);
+    const sends: string[] = [];
+    app.addHook('onRequest', (request, reply, done) => {
+      const send = reply.send;
+      reply.send = function counted(this: typeof reply, ...args: Parameters<typeof send>) {
+        sends.push(request.url);
+        return send.apply(this, args);
+      };
+      done();
+    });
+    app.get('/direct', { onRequest: web.cachePage(60) }, async () => 'direct');
+    await app.register(async (scope) => {
+      scope.addHook('onSend', (_request, _reply, payload, done) => done(null, payload));
+      scope.get('/through-send', { onRequest: web.cachePage(60) }, async () => 'through');
+    });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      for (const path of ['/direct', '/through-send']) {
+        const miss = await fetch(`${base}${path}`);
+        assert.match(miss.headers.get('cache-status') ?? '', /stored/);
+        sends.length = 0;
+        const hit = await fetch(`${base}${path}`);
+        assert.match(hit.headers.get('cache-status') ?? '', /^larder; hit/);
+        assert.equal(await hit.text(), path === '/direct' ? 'direct' : 'through');
+        if (path === '/direct') assert.deepEqual(sends, [], 'the hit went out without reply.send');
+        else assert.deepEqual(sends, ['/through-send'], 'with an app onSend hook, the hit uses reply.send');
+      }
+    } finally {
+      await app.close();
+      await larder.close();
+    }
+  });
+
   test('an onSend hook of the app still runs on a hit', async () => {
     const { base, close } = await start([]);
     try {
