@@ -1,13 +1,14 @@
 /**
  * @module bench/page-cache-server — the server side of `bench/page-cache.ts`, run in its own
  * process so the load generator does not share its event loop: one framework (argv[2]:
- * express | fastify | hono) with five routes — `/hello` (the framework's hello world),
+ * express | fastify | hono) with these routes — `/hello` (the framework's hello world),
  * `/cached` (larder's page cache on Redis, always a hit after the first request),
  * `/cached-local` (the page cache on an in-process memory cache: larder's own overhead, no
  * round trip), `/cached-tiered` (the page cache on the tiered cache: Redis behind an
  * in-process tier of decoded pages, so a hit makes no round trip) and `/origin` (the same
- * 20 ms origin uncached), plus `/raw-get`: the framework's hello world with one raw
- * node-redis GET per request (no larder), the physical bound of a hit on the Redis cache.
+ * 20 ms origin uncached), plus two references without larder: `/raw-get`, the framework's
+ * hello world with one raw node-redis GET per request, and `/hello-shape`, hello world through
+ * one middleware that does nothing, with the five headers a hit carries.
  * Prints `PORT <n>` when listening.
  */
 import { serve } from '@hono/node-server';
@@ -45,6 +46,16 @@ raw.on('error', (error) => console.error(`bench page-cache server: ${error}`));
 await raw.connect();
 await raw.set(RAW_KEY, page);
 const rawGet = () => raw.get(RAW_KEY) as Promise<string>;
+// `/hello-shape`: hello world through one middleware that does nothing, answering with the five
+// headers a hit carries (fixed values of the same length): what a page cache made as a
+// middleware costs at the least, before it looks anything up.
+const HIT_HEADERS = {
+  age: '0',
+  'cache-control': 'max-age=3600',
+  'cache-status': 'larder; hit; ttl=3600',
+  etag: 'W/"b-Kq5sNclPz7QV2-lfQIuc6R7oRu0"',
+  expires: 'Fri, 27 Nov 2026 02:36:24 GMT',
+};
 
 async function start(): Promise<number> {
   if (framework === 'express') {
@@ -68,6 +79,13 @@ async function start(): Promise<number> {
     app.get('/raw-get', async (_req, res) => {
       res.send(await rawGet());
     });
+    app.get(
+      '/hello-shape',
+      (_req, _res, next) => next(),
+      (_req, res) => {
+        res.set(HIT_HEADERS).send('hello world');
+      },
+    );
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     return (server.address() as { port: number }).port;
@@ -88,6 +106,9 @@ async function start(): Promise<number> {
     );
     app.get('/origin', async (_req, reply) => reply.type('text/html').send(await origin()));
     app.get('/raw-get', () => rawGet());
+    app.get('/hello-shape', { onRequest: (_req, _reply, done) => done() }, async (_req, reply) =>
+      reply.headers(HIT_HEADERS).send('hello world'),
+    );
     await app.listen({ port: 0, host: '127.0.0.1' });
     return (app.server.address() as { port: number }).port;
   }
@@ -100,6 +121,13 @@ async function start(): Promise<number> {
     app.get('/cached-tiered', web.cachePage(3600, { cache: 'tiered' }), async (c) => c.html(await origin()));
     app.get('/origin', async (c) => c.html(await origin()));
     app.get('/raw-get', async (c) => c.text(await rawGet()));
+    app.get(
+      '/hello-shape',
+      async (_c, next) => {
+        await next();
+      },
+      (c) => c.text('hello world', 200, HIT_HEADERS),
+    );
     return new Promise((resolve) => {
       serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
     });

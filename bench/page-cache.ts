@@ -7,6 +7,8 @@
  *
  * Target (issue 4): a cache hit >= 0.8x the framework's hello world. `/raw-get` (hello world
  * plus one raw node-redis GET, no larder) is what a hit costing one GET per request can reach.
+ * `/hello-shape` (hello world through one middleware that does nothing, with the five headers a
+ * hit carries) is what any page cache made as a middleware costs before it looks anything up.
  * `BENCH_FRAMEWORKS=fastify,hono` limits the run to some frameworks.
  *
  * Every route is hit by one URL, as a hot page is: concurrent hits on the Redis cache join a
@@ -38,7 +40,7 @@ import {
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ALL_FRAMEWORKS = ['express', 'fastify', 'hono'] as const;
-const ROUTES = ['hello', 'raw-get', 'cached', 'cached-local', 'cached-tiered', 'origin'] as const;
+const ROUTES = ['hello', 'hello-shape', 'raw-get', 'cached', 'cached-local', 'cached-tiered', 'origin'] as const;
 
 /** The frameworks to run: all, or those `BENCH_FRAMEWORKS` names (comma-separated). */
 function frameworks(): readonly string[] {
@@ -128,7 +130,10 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
     >
   > = {};
   /** Hit / hello world per framework and cache, paired run by run. */
-  const ratios: Record<string, { rawGet: number; redis: number; memory: number; tiered: number }> = {};
+  const ratios: Record<
+    string,
+    { shape: number; rawGet: number; redis: number; memory: number; tiered: number; tieredToShape: number }
+  > = {};
   try {
     for (const framework of frameworks()) {
       const { port, child } = await startServer(framework, redis.url);
@@ -167,6 +172,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
         const ratiosOf = (route: (typeof ROUTES)[number]) =>
           m[route]!.runs.map((value, r) => value / m.hello!.runs[r]!);
         ratios[framework] = {
+          shape: hello('hello-shape'),
+          tieredToShape: pairedRatio(m['cached-tiered']!.runs, m['hello-shape']!.runs),
           rawGet: hello('raw-get'),
           redis: hello('cached'),
           memory: hello('cached-local'),
@@ -174,15 +181,17 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
         };
         const us = (route: (typeof ROUTES)[number]) => `${m[route]!.cpuUsPerRequest.median.toFixed(1)} µs`;
         log(
-          `${framework.padEnd(8)} hello ${formatOps(m.hello!.median)} req/s · hello + raw GET ` +
+          `${framework.padEnd(8)} hello ${formatOps(m.hello!.median)} req/s · hello shaped as a hit ` +
+            `${formatOps(m['hello-shape']!.median)} (${formatRatio(hello('hello-shape'), 1)} hello; tiered hit = ` +
+            `${formatRatio(ratios[framework]!.tieredToShape, 1)} it) · hello + raw GET ` +
             `${formatOps(m['raw-get']!.median)} (${formatRatio(hello('raw-get'), 1)} hello) · hit on Redis ${formatOps(m.cached!.median)} ` +
             `(${formatRatio(hello('cached'), 1)} hello) · in memory ${formatOps(m['cached-local']!.median)} ` +
             `(${formatRatio(hello('cached-local'), 1)}) · tiered ${formatOps(m['cached-tiered']!.median)} ` +
             `(${formatRatio(hello('cached-tiered'), 1)}) · uncached 20 ms origin ${formatOps(m.origin!.median)} ` +
             `(Redis hit = ${formatRatio(m.cached!.median, m.origin!.median)} origin)\n` +
-            `${' '.repeat(9)}round-by-round ratios to hello (lowest–highest): raw GET ${spread(ratiosOf('raw-get'))} · ` +
+            `${' '.repeat(9)}round-by-round ratios to hello (lowest–highest): shaped ${spread(ratiosOf('hello-shape'))} · raw GET ${spread(ratiosOf('raw-get'))} · ` +
             `Redis hit ${spread(ratiosOf('cached'))} · memory ${spread(ratiosOf('cached-local'))} · tiered ${spread(ratiosOf('cached-tiered'))}\n` +
-            `${' '.repeat(9)}server CPU per request: hello ${us('hello')} · raw GET ${us('raw-get')} · Redis hit ${us('cached')} · ` +
+            `${' '.repeat(9)}server CPU per request: hello ${us('hello')} · shaped ${us('hello-shape')} · raw GET ${us('raw-get')} · Redis hit ${us('cached')} · ` +
             `memory hit ${us('cached-local')} · tiered hit ${us('cached-tiered')} · uncached ${us('origin')}\n` +
             `${' '.repeat(9)}Redis GETs per request: raw GET ${m['raw-get']!.redisGetsPerRequest.toFixed(3)} · ` +
             `Redis hit ${m.cached!.redisGetsPerRequest.toFixed(3)} (concurrent hits on one page join a GET in flight) · ` +
