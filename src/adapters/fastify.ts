@@ -636,9 +636,28 @@ function writePage(reply: FastifyReply, page: PageResponse): void {
   else res.end();
 }
 
+/**
+ * Fastify's reply-trailers symbol, found once by its description (as the route context):
+ * `null` when this Fastify does not have it.
+ */
+let trailersKey: symbol | null | undefined;
+
+/**
+ * True unless the reply surely has no trailers (`reply.trailer()` in an earlier hook): only
+ * Fastify's send path writes them, so a reply that may have some is not written directly.
+ */
+function mayHaveTrailers(reply: FastifyReply): boolean {
+  if (trailersKey === undefined) {
+    trailersKey = Object.getOwnPropertySymbols(reply).find((key) => key.description === 'fastify.reply.trailers') ?? null;
+  }
+  if (trailersKey === null) return true;
+  return (reply as unknown as Record<symbol, unknown>)[trailersKey] != null;
+}
+
 /** Sends a response the page cache made (a hit, a stale or shared copy), skipping the route. */
 function sendPage(reply: FastifyReply, page: PageResponse): void {
-  if (sendsDirect(reply.request)) {
+  const trailers = mayHaveTrailers(reply);
+  if (!trailers && sendsDirect(reply.request)) {
     writePage(reply, page);
     return;
   }
@@ -650,7 +669,9 @@ function sendPage(reply: FastifyReply, page: PageResponse): void {
   const { headers } = page;
   for (const name in headers) {
     const value = headers[name];
-    if (value !== undefined) reply.header(name, value);
+    // A reply with trailers goes out chunked, which must not carry a Content-Length:
+    // Fastify sets what it needs itself.
+    if (value !== undefined && !(trailers && name === 'content-length')) reply.header(name, value);
   }
   // `undefined`, not an empty Buffer: Fastify then adds no Content-Length to a 304.
   reply.send(page.body.length > 0 ? page.body : undefined);

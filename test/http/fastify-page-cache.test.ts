@@ -5,6 +5,7 @@
  * plugin did not wire.
  */
 import assert from 'node:assert/strict';
+import { get as httpGet } from 'node:http';
 import { Readable } from 'node:stream';
 import { describe, test } from 'node:test';
 import Fastify from 'fastify';
@@ -382,6 +383,43 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
         if (path === '/direct') assert.deepEqual(sends, [], 'the hit went out without reply.send');
         else assert.deepEqual(sends, ['/through-send'], 'with an app onSend hook, the hit uses reply.send');
       }
+    } finally {
+      await app.close();
+      await larder.close();
+    }
+  });
+
+  test('a trailer an earlier hook added goes out on a hit too (through reply.send)', async () => {
+    const larder = createLarder({ logger: false }, {});
+    const web = adapt(larder);
+    const app = Fastify();
+    await app.register(web.plugin);
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.trailer('x-trailer', async () => 'sent');
+      done();
+    });
+    app.get('/page', { onRequest: web.cachePage(60) }, async () => 'page');
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    const get = () =>
+      new Promise<{ cacheStatus: string; body: string; trailers: NodeJS.Dict<string> }>((resolve, reject) => {
+        httpGet(`${base}/page`, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => {
+            body += chunk;
+          });
+          res.on('end', () =>
+            resolve({ cacheStatus: String(res.headers['cache-status']), body, trailers: res.trailers }),
+          );
+        }).on('error', reject);
+      });
+    try {
+      const miss = await get();
+      assert.equal(miss.trailers['x-trailer'], 'sent', 'the route sends the trailer');
+      const hit = await get();
+      assert.match(hit.cacheStatus, /^larder; hit/);
+      assert.equal(hit.body, 'page');
+      assert.equal(hit.trailers['x-trailer'], 'sent');
     } finally {
       await app.close();
       await larder.close();
