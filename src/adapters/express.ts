@@ -383,9 +383,9 @@ function hookExpressResponse(): void {
   const end = function end(this: Response) {
     const state = (this as Stateful)[STATE];
     // biome-ignore lint/complexity/noArguments: forwarded as they came, without an array per call
-    if (state === undefined || state.ended) return original.apply(this, arguments as never);
+    if (state === undefined) return original.apply(this, arguments as never);
     // biome-ignore lint/complexity/noArguments: as above
-    return state.end(this, original, Array.prototype.slice.call(arguments));
+    return state.end(this, original, arguments);
   } as Response['end'];
   Object.defineProperty(response, 'end', { value: end, writable: true, configurable: true });
   // `req.session`: this request's larder session. Assigning it (express-session does, on
@@ -408,9 +408,7 @@ function wrapEnd(res: Response, state: ExpressSession): void {
   res.end = function sessionEnd(this: Response) {
     res.end = original;
     // biome-ignore lint/complexity/noArguments: forwarded as they came
-    if (state.ended) return original.apply(this, arguments as never);
-    // biome-ignore lint/complexity/noArguments: as above
-    return state.end(this, original, Array.prototype.slice.call(arguments));
+    return state.end(this, original, arguments);
   } as Response['end'];
 }
 
@@ -463,13 +461,18 @@ class ExpressSession extends Exchange {
     if (setCookie !== undefined) res.appendHeader('set-cookie', setCookie);
   }
 
-  /** `res.end(...args)`: sends at once, or once the store has the session (a redirect must not outrun it). */
-  end(res: Response, original: Response['end'], args: unknown[]): Response {
+  /**
+   * `res.end(...args)`: sends at once, or once the store has the session (a redirect must not
+   * outrun it). A second call (the held one, or the app's own) goes straight through.
+   */
+  end(res: Response, original: Response['end'], args: ArrayLike<unknown>): Response {
+    if (this.ended) return original.apply(res, args as never);
     this.ended = true;
     this.#decide(res);
     const persist = this.#commit?.persist;
     if (this.#failure === undefined && persist === undefined) return original.apply(res, args as never);
-    const work = this.#failure !== undefined ? Promise.reject(this.#failure.error) : this.#commit!.persist!();
+    // No failure here means a store write to wait for.
+    const work = this.#failure === undefined ? persist!() : Promise.reject(this.#failure.error);
     work.then(
       () => original.apply(res, args as never),
       (error: unknown) => {

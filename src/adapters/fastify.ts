@@ -575,15 +575,7 @@ interface RouteContext {
 let contextKey: symbol | null | undefined;
 
 function routeContext(request: FastifyRequest): RouteContext | undefined {
-  if (contextKey === undefined) {
-    contextKey = null;
-    for (let proto: object | null = request; proto !== null && contextKey === null; ) {
-      for (const key of Object.getOwnPropertySymbols(proto)) {
-        if (key.description === 'fastify.context') contextKey = key;
-      }
-      proto = Object.getPrototypeOf(proto) as object | null;
-    }
-  }
+  if (contextKey === undefined) contextKey = symbolNamed(request, 'fastify.context');
   if (contextKey === null) return undefined;
   const context = (request as unknown as Record<symbol, unknown>)[contextKey];
   return typeof context === 'object' && context !== null ? (context as RouteContext) : undefined;
@@ -637,9 +629,20 @@ function writePage(reply: FastifyReply, page: PageResponse): void {
 }
 
 /**
- * Fastify's reply-trailers symbol, found once by its description (as the route context):
- * `null` when this Fastify does not have it.
+ * A private Fastify symbol on `target` or its prototypes, found by its description (no public
+ * API exposes what larder reads through it), or `null` when this Fastify has none by that name.
  */
+function symbolNamed(target: object, description: string): symbol | null {
+  let proto: object | null = target;
+  while (proto !== null) {
+    const found = Object.getOwnPropertySymbols(proto).find((key) => key.description === description);
+    if (found !== undefined) return found;
+    proto = Object.getPrototypeOf(proto) as object | null;
+  }
+  return null;
+}
+
+/** Fastify's reply-trailers symbol, found once (as the route context's). */
 let trailersKey: symbol | null | undefined;
 
 /**
@@ -647,9 +650,7 @@ let trailersKey: symbol | null | undefined;
  * Fastify's send path writes them, so a reply that may have some is not written directly.
  */
 function mayHaveTrailers(reply: FastifyReply): boolean {
-  if (trailersKey === undefined) {
-    trailersKey = Object.getOwnPropertySymbols(reply).find((key) => key.description === 'fastify.reply.trailers') ?? null;
-  }
+  if (trailersKey === undefined) trailersKey = symbolNamed(reply, 'fastify.reply.trailers');
   if (trailersKey === null) return true;
   return (reply as unknown as Record<symbol, unknown>)[trailersKey] != null;
 }

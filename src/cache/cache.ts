@@ -329,7 +329,7 @@ export class Cache {
     let entry: { epoch: number; read: Promise<unknown> } | undefined;
     const read = this.backend.get(made).then(
       (payload) => {
-        if (entry !== undefined && reading!.get(made) === entry) reading!.delete(made);
+        this.#readDone(made, entry);
         if (payload === undefined || payload === null) {
           this.#shared.delete(made);
           this.#got(start);
@@ -349,7 +349,7 @@ export class Cache {
         return value as T;
       },
       (error) => {
-        if (entry !== undefined && reading!.get(made) === entry) reading!.delete(made);
+        this.#readDone(made, entry);
         this.#got(start);
         this.#failed(error, 'get');
         return undefined;
@@ -360,6 +360,11 @@ export class Cache {
       reading.set(made, entry);
     }
     return read;
+  }
+
+  /** A getShared read has landed: later callers send their own (unless a newer one took its place). */
+  #readDone(made: string, entry: { epoch: number; read: Promise<unknown> } | undefined): void {
+    if (entry !== undefined && this.#reading?.get(made) === entry) this.#reading.delete(made);
   }
 
   /** The decoded value of `payload`, decoded once per distinct payload (MISS when undecodable). */
@@ -1223,8 +1228,9 @@ export class Cache {
 
   /** Runs one backend call under the outage policy, with `fallback` when it is ignored. */
   async #attempt<T>(op: CacheOp, fallback: T, run: () => Promise<T>): Promise<T> {
-    // Every write but setMany, incr and incrVersion goes through here (they bump it themselves).
-    this.#epoch++;
+    // Every write but setMany, incr and incrVersion goes through here (they bump it
+    // themselves); `has`, the one read that does, ends no sharing.
+    if (op !== 'has') this.#epoch++;
     try {
       return await run();
     } catch (error) {
