@@ -5,23 +5,14 @@
  * Router, and an error thrown by `key` reaching Express's error handler.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import express from 'express';
 import { adapt } from '../../src/adapters/express.js';
 import type { Larder } from '../../src/larder.js';
+import { listen } from '../support/listen.js';
 import { call, frameworkOptions, type Probe, type RateLimitPlan, rateLimitSuite } from './ratelimit.suite.js';
 
 const probe = (req: express.Request): Probe => ({ header: (name) => req.get(name) });
-
-async function listen(app: express.Express) {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
 
 function serve(larder: Larder, trustProxy: boolean | string[], plan: RateLimitPlan) {
   const web = adapt(larder, { trustProxy });

@@ -6,21 +6,12 @@
  * its own (node --test), so the hooks are installed before either app's first request.
  */
 import assert from 'node:assert/strict';
-import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import express from 'express';
 import session from 'express-session';
 import { adapt } from '../../src/adapters/express.js';
 import { createLarder } from '../../src/larder.js';
-
-async function serve(app: express.Express) {
-  const server = app.listen(0, '127.0.0.1');
-  await new Promise((resolve) => server.once('listening', resolve));
-  return {
-    base: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
-  };
-}
+import { listen } from '../support/listen.js';
 
 test("express-session and web.session() in one process: each app's req.session is its own", async () => {
   const larder = createLarder({ logger: false }, {});
@@ -45,7 +36,7 @@ test("express-session and web.session() in one process: each app's req.session i
     res.json({ views: await req.session.incr('views') });
   });
 
-  const servers = [await serve(plain), await serve(es), await serve(ours)];
+  const servers = [await listen(plain), await listen(es), await listen(ours)];
   try {
     const [p, e, o] = servers.map((s) => s!.base);
     assert.deepEqual(await (await fetch(`${p}/`)).json(), { session: 'none' });

@@ -200,6 +200,22 @@ pageCacheSuite(
   },
 );
 
+/** A Fastify app with `web.plugin`, on the memory cache; `close` stops the app and larder. */
+async function pluginApp() {
+  const larder = createLarder({ logger: false }, {});
+  const web = adapt(larder);
+  const app = Fastify();
+  await app.register(web.plugin);
+  return {
+    web,
+    app,
+    close: async () => {
+      await app.close();
+      await larder.close();
+    },
+  };
+}
+
 describe('Fastify adapter shape', () => {
   test('adapt() lists the same factories as the Express adapter; plugin is extra and not listed', async () => {
     const larder = createLarder({ logger: false }, {});
@@ -228,18 +244,14 @@ describe('Fastify adapter shape', () => {
   });
 
   test('an invalid ttl in route config fails when the route is declared', async () => {
-    const larder = createLarder({ logger: false }, {});
-    const web = adapt(larder);
-    const app = Fastify();
-    await app.register(web.plugin);
+    const { app, close } = await pluginApp();
     try {
       assert.throws(
         () => app.get('/bad', { config: { cache: { ttl: 'soon' } } }, async () => 'x'),
         /cachePage\(ttl\)/,
       );
     } finally {
-      await app.close();
-      await larder.close();
+      await close();
     }
   });
 });
@@ -353,10 +365,7 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
     // The direct path finds Fastify's private route context by its symbol's description; if a
     // Fastify release renames it, hits still work through reply.send, only slower — this
     // test is what notices.
-    const larder = createLarder({ logger: false }, {});
-    const web = adapt(larder);
-    const app = Fastify();
-    await app.register(web.plugin);
+    const { web, app, close } = await pluginApp();
     const sends: string[] = [];
     app.addHook('onRequest', (request, reply, done) => {
       const send = reply.send;
@@ -384,16 +393,12 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
         else assert.deepEqual(sends, ['/through-send'], 'with an app onSend hook, the hit uses reply.send');
       }
     } finally {
-      await app.close();
-      await larder.close();
+      await close();
     }
   });
 
   test('a trailer an earlier hook added goes out on a hit too (through reply.send)', async () => {
-    const larder = createLarder({ logger: false }, {});
-    const web = adapt(larder);
-    const app = Fastify();
-    await app.register(web.plugin);
+    const { web, app, close } = await pluginApp();
     app.addHook('onRequest', (_request, reply, done) => {
       reply.trailer('x-trailer', async () => 'sent');
       done();
@@ -421,8 +426,7 @@ describe('Fastify hits keep what the reply had and what runs after it', () => {
       assert.equal(hit.body, 'page');
       assert.equal(hit.trailers['x-trailer'], 'sent');
     } finally {
-      await app.close();
-      await larder.close();
+      await close();
     }
   });
 
