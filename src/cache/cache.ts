@@ -304,6 +304,11 @@ export class Cache {
    * bytes, every caller in this process gets the same object. For values that are only
    * read (the page cache's stored pages); do not mutate what it returns.
    *
+   * Not in DESIGN §4.1, whose names it leaves as they are: an addition for the page cache
+   * (§4.2), whose hit budget — one round trip, near hello world — a decode per hit and a GET
+   * per request on a hot page would not meet. On a remote store, concurrent callers of one
+   * key join the read in flight until a write through this cache (docs/cache.md#getshared).
+   *
    * @example const page = await cache.getShared<StoredPage>('views.decorators.cache.cache_page…');
    */
   getShared<T = unknown>(key: string, options?: VersionOptions): Promise<T | undefined> {
