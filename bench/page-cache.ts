@@ -11,6 +11,10 @@
  * hit carries) is what any page cache made as a middleware costs before it looks anything up.
  * `BENCH_FRAMEWORKS=fastify,hono` limits the run to some frameworks.
  *
+ * On Hono the hits wrap the route's handler (`cachePage(ttl)(handler)`): a lone handler keeps
+ * Hono's router off its middleware chain and a hit held in process answers in the same turn;
+ * `/cached-middleware` (Hono only) is the middleware form, on the memory cache.
+ *
  * Every route is hit by one URL, as a hot page is: concurrent hits on the Redis cache join a
  * GET already in flight for their page (`Cache.getShared`), so the run counts the GETs that
  * reached Redis per request (`INFO commandstats`) and prints them beside the figures.
@@ -26,6 +30,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import {
   type BenchOptions,
+  type BenchRedis,
   type BenchResult,
   formatOps,
   formatRatio,
@@ -33,14 +38,29 @@ import {
   machineInfo,
   median,
   pairedRatio,
-  type BenchRedis,
   startBenchRedis,
   startBenchServer,
 } from './support.js';
 
 const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ALL_FRAMEWORKS = ['express', 'fastify', 'hono'] as const;
-const ROUTES = ['hello', 'hello-shape', 'raw-get', 'cached', 'cached-local', 'cached-tiered', 'origin'] as const;
+const ROUTES = [
+  'hello',
+  'hello-shape',
+  'raw-get',
+  'cached',
+  'cached-local',
+  'cached-tiered',
+  'origin',
+] as const;
+type Route = (typeof ROUTES)[number] | 'cached-middleware';
+/**
+ * The routes run for `framework`. Hono's `cached*` routes wrap the handler
+ * (`cachePage(ttl)(handler)`), its faster form; `/cached-middleware` is its middleware form.
+ */
+function routesOf(framework: string): readonly Route[] {
+  return framework === 'hono' ? [...ROUTES, 'cached-middleware'] : ROUTES;
+}
 
 /** The frameworks to run: all, or those `BENCH_FRAMEWORKS` names (comma-separated). */
 function frameworks(): readonly string[] {
@@ -132,13 +152,22 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   /** Hit / hello world per framework and cache, paired run by run. */
   const ratios: Record<
     string,
-    { shape: number; rawGet: number; redis: number; memory: number; tiered: number; tieredToShape: number }
+    {
+      shape: number;
+      rawGet: number;
+      redis: number;
+      memory: number;
+      tiered: number;
+      tieredToShape: number;
+      memoryMiddleware?: number;
+    }
   > = {};
   try {
     for (const framework of frameworks()) {
       const { port, child } = await startServer(framework, redis.url);
       try {
         const base = `http://127.0.0.1:${port}`;
+        const ROUTES = routesOf(framework);
         const rps: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
         const cpu: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
         const gets: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
@@ -168,9 +197,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
         const m = results[framework]!;
         // Ratios paired run by run (the routes of one round ran back to back): drift on a
         // shared machine cancels out better than in a ratio of medians.
-        const hello = (route: (typeof ROUTES)[number]) => pairedRatio(m[route]!.runs, m.hello!.runs);
-        const ratiosOf = (route: (typeof ROUTES)[number]) =>
-          m[route]!.runs.map((value, r) => value / m.hello!.runs[r]!);
+        const hello = (route: Route) => pairedRatio(m[route]!.runs, m.hello!.runs);
+        const ratiosOf = (route: Route) => m[route]!.runs.map((value, r) => value / m.hello!.runs[r]!);
         ratios[framework] = {
           shape: hello('hello-shape'),
           tieredToShape: pairedRatio(m['cached-tiered']!.runs, m['hello-shape']!.runs),
@@ -178,8 +206,9 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
           redis: hello('cached'),
           memory: hello('cached-local'),
           tiered: hello('cached-tiered'),
+          ...(m['cached-middleware'] ? { memoryMiddleware: hello('cached-middleware') } : {}),
         };
-        const us = (route: (typeof ROUTES)[number]) => `${m[route]!.cpuUsPerRequest.median.toFixed(1)} µs`;
+        const us = (route: Route) => `${m[route]!.cpuUsPerRequest.median.toFixed(1)} µs`;
         log(
           `${framework.padEnd(8)} hello ${formatOps(m.hello!.median)} req/s · hello shaped as a hit ` +
             `${formatOps(m['hello-shape']!.median)} (${formatRatio(hello('hello-shape'), 1)} hello; tiered hit = ` +
@@ -195,7 +224,12 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
             `memory hit ${us('cached-local')} · tiered hit ${us('cached-tiered')} · uncached ${us('origin')}\n` +
             `${' '.repeat(9)}Redis GETs per request: raw GET ${m['raw-get']!.redisGetsPerRequest.toFixed(3)} · ` +
             `Redis hit ${m.cached!.redisGetsPerRequest.toFixed(3)} (concurrent hits on one page join a GET in flight) · ` +
-            `tiered hit ${m['cached-tiered']!.redisGetsPerRequest.toFixed(3)}`,
+            `tiered hit ${m['cached-tiered']!.redisGetsPerRequest.toFixed(3)}` +
+            (m['cached-middleware']
+              ? `\n${' '.repeat(9)}hits above wrap the handler; the middleware form on the memory cache: ` +
+                `${formatOps(m['cached-middleware'].median)} (${formatRatio(hello('cached-middleware'), 1)} hello, ` +
+                `${spread(ratiosOf('cached-middleware'))}; ${us('cached-middleware')})`
+              : ''),
         );
       } finally {
         child.kill('SIGTERM');

@@ -103,7 +103,8 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
     cachePage(ttl: number | string, pageOptions: CachePageOptions = {}) {
       const pages = createPageCache(larder, ttl, pageOptions);
       return function cachePage(req: Request, res: Response, next: NextFunction) {
-        pages.handle(new ExpressExchange(req, res, next)).catch(next);
+        // undefined: a hit held in this process went out in this turn.
+        pages.handle(new ExpressExchange(req, res, next))?.catch(next);
       };
     },
     /**

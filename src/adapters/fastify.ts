@@ -497,7 +497,8 @@ function pageHook(pages: PageCache): onRequestHookHandler {
     const error = unwired(request, 'cachePage');
     if (error) return done(error);
     const exchange = new FastifyExchange(request, reply, done);
-    pages.handle(exchange).catch((err: Error) => exchange.failed(err));
+    // undefined: a hit held in this process went out in this turn.
+    pages.handle(exchange)?.catch((err: Error) => exchange.failed(err));
   }, true);
 }
 

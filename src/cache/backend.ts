@@ -98,6 +98,12 @@ export interface CacheBackend {
    */
   get(key: string): Promise<Payload | undefined>;
 
+  /**
+   * `get` answered in the calling turn, for a backend that holds its data in this process
+   * (memory). Remote backends leave it out; callers then go through `get`.
+   */
+  getNow?(key: string): Payload | undefined;
+
   /** The payload and its expiry, or `undefined` when absent. One round trip. */
   getEntry(key: string): Promise<StoredEntry | undefined>;
 

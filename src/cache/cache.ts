@@ -18,7 +18,7 @@ import {
 } from '../errors.js';
 import type { CacheOp, CacheStatsSource, CacheTimers, Metrics } from '../metrics/metrics.js';
 import { UNTIMED } from '../metrics/op-timer.js';
-import type { CacheBackend, LocalTier, Payload, ReadEntry, TtlMs } from './backend.js';
+import type { CacheBackend, LocalEntry, LocalTier, Payload, ReadEntry, TtlMs } from './backend.js';
 import { type Codec, samePayload } from './codec.js';
 import { type EnvelopeHeader, isEnvelope, unwrap, wrap } from './envelope.js';
 import { KeyMaker } from './keys.js';
@@ -125,7 +125,7 @@ export class Cache {
    * were sent in: a caller of the same key in the same epoch joins the read instead of
    * sending its own (a hot page costs one GET per round trip, not one per request).
    */
-  readonly #reading: Map<string, { epoch: number; read: Promise<unknown> }> | undefined;
+  readonly #reading: Map<string, SharedRead> | undefined;
   /**
    * Bumped by every write this cache sends: a read sent before a write in this process is
    * never joined after it, so a page deleted or replaced here is never served from a read
@@ -134,7 +134,7 @@ export class Cache {
   #epoch = 0;
   readonly #forRegion: CacheDeps['forRegion'];
   readonly #local: LocalTier | undefined;
-  /** Tiered caches: made keys of the default version, by user key (bounded). */
+  /** Made keys of the default version, by user key (bounded): see `#memoKey`. */
   readonly #madeKeys = new Map<string, string>();
   readonly #waker: Waker;
   /** This cache's timers by operation (`larder.metrics`), or undefined when metrics are off. */
@@ -211,30 +211,14 @@ export class Cache {
   get<T = unknown>(key: string, defaultValue?: T, options?: VersionOptions): Promise<T | undefined> {
     let made: string;
     if (this.#local !== undefined) {
-      // A tier hit costs less than validating a key: remember made keys (default version).
-      const memo = options?.version === undefined ? this.#madeKeys.get(key) : undefined;
-      if (memo !== undefined) made = memo;
-      else {
-        try {
-          made = this.keyMaker.make(key, options?.version);
-        } catch (error) {
-          this.#ops?.get.instant();
-          return Promise.reject(error);
-        }
-        if (options?.version === undefined) {
-          if (this.#madeKeys.size >= MAX_MADE_KEYS) this.#madeKeys.clear();
-          this.#madeKeys.set(key, made);
-        }
+      try {
+        made = this.#memoKey(key, options?.version);
+      } catch (error) {
+        this.#ops?.get.instant();
+        return Promise.reject(error);
       }
       const hit = this.#local.get(made);
-      if (hit !== undefined && (hit.staleAt === undefined || hit.staleAt > Date.now())) {
-        this.stats.hits++;
-        this.stats.localHits++;
-        // Synchronous and sub-microsecond: counted in the first latency bucket without
-        // reading the clock twice, which would cost as much as the hit itself.
-        this.#ops?.get.instant();
-        return Promise.resolve(hit.value as T);
-      }
+      if (this.#isLocalHit(hit)) return Promise.resolve(hit.value as T);
       // Not held (or stale): #find need not ask the tier again when it holds nothing.
       const start = this.#ops === undefined ? -1 : this.#clock();
       return this.#getFound(made, defaultValue, false, hit === undefined, start);
@@ -265,6 +249,32 @@ export class Cache {
         return defaultValue;
       },
     );
+  }
+
+  /**
+   * The store key for `key`, for the calls that must cost less than validating a key (a
+   * tier hit, the page cache's reads): made keys of the default version are remembered.
+   */
+  #memoKey(key: string, version: number | undefined): string {
+    const memo = version === undefined ? this.#madeKeys.get(key) : undefined;
+    if (memo !== undefined) return memo;
+    const made = this.keyMaker.make(key, version);
+    if (version === undefined) {
+      if (this.#madeKeys.size >= MAX_MADE_KEYS) this.#madeKeys.clear();
+      this.#madeKeys.set(key, made);
+    }
+    return made;
+  }
+
+  /** True (and counted as a local hit) when the in-process tier holds a fresh copy. */
+  #isLocalHit(hit: LocalEntry | undefined): hit is LocalEntry {
+    if (hit === undefined || (hit.staleAt !== undefined && hit.staleAt <= Date.now())) return false;
+    this.stats.hits++;
+    this.stats.localHits++;
+    // Synchronous and sub-microsecond: counted in the first latency bucket without
+    // reading the clock twice, which would cost as much as the hit itself.
+    this.#ops?.get.instant();
+    return true;
   }
 
   /** Records a `get` that started at `start` (-1: not timed). */
@@ -314,7 +324,7 @@ export class Cache {
   getShared<T = unknown>(key: string, options?: VersionOptions): Promise<T | undefined> {
     let made: string;
     try {
-      made = this.keyMaker.make(key, options?.version);
+      made = this.#memoKey(key, options?.version);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -323,34 +333,38 @@ export class Cache {
     const reading = this.#reading;
     const joined = reading?.get(made);
     if (joined !== undefined && joined.epoch === this.#epoch) {
-      return joined.read.then((value) => {
-        if (value === undefined) this.stats.misses++;
-        else this.stats.hits++;
-        return value as T | undefined;
-      });
+      // The same promise: the read counts its joiners as hits or misses when it lands.
+      joined.joiners++;
+      return joined.read as Promise<T | undefined>;
     }
     // Timed as a `get`: it is one, decoded once.
     const start = this.#ops === undefined ? -1 : this.#clock();
-    let entry: { epoch: number; read: Promise<unknown> } | undefined;
+    let entry: SharedRead | undefined;
     const read = this.backend.get(made).then(
       (payload) => {
         this.#readDone(made, entry);
+        const joiners = entry?.joiners ?? 0;
         if (payload === undefined || payload === null) {
           this.#shared.delete(made);
           this.#got(start);
+          this.stats.misses += joiners;
           return this.#valueOf<T>(payload, made, undefined);
         }
         if (isEnvelope(payload)) {
           this.#enveloped = true;
-          return this.#getFound<T>(made, undefined, true, false, start);
+          return this.#getFound<T>(made, undefined, true, false, start).then((value) => {
+            if (value === undefined) this.stats.misses += joiners;
+            else this.stats.hits += joiners;
+            return value;
+          });
         }
         const value = this.#sharedValue(made, payload);
         this.#got(start);
         if (value === MISS) {
-          this.stats.misses++;
+          this.stats.misses += 1 + joiners;
           return undefined;
         }
-        this.stats.hits++;
+        this.stats.hits += 1 + joiners;
         return value as T;
       },
       (error) => {
@@ -361,14 +375,50 @@ export class Cache {
       },
     );
     if (reading !== undefined) {
-      entry = { epoch: this.#epoch, read };
+      entry = { epoch: this.#epoch, read, joiners: 0 };
       reading.set(made, entry);
     }
     return read;
   }
 
+  /**
+   * `getShared` answered in the calling turn when this process holds the answer — a memory
+   * cache, or a tiered cache whose in-process tier has a fresh copy — else
+   * {@link NOT_IN_PROCESS}: ask `getShared`, which needs a round trip. Counted as `getShared`
+   * counts; an invalid key throws ({@link InvalidCacheKeyError}).
+   *
+   * For the page cache (§4.2): a hit that needs no round trip is sent without waiting for a
+   * later turn, which on Hono keeps a page on @hono/node-server's synchronous path.
+   *
+   * @example const page = cache.getSharedNow<StoredPage>(key);
+   */
+  getSharedNow<T = unknown>(key: string, options?: VersionOptions): T | undefined | typeof NOT_IN_PROCESS {
+    if (this.#local !== undefined) {
+      const hit = this.#local.get(this.#memoKey(key, options?.version));
+      return this.#isLocalHit(hit) ? (hit.value as T) : NOT_IN_PROCESS;
+    }
+    const made = this.#memoKey(key, options?.version);
+    const backend = this.backend;
+    // Values with tags or a grace period need their envelope opened: the asynchronous path.
+    if (backend.getNow === undefined || this.#enveloped) return NOT_IN_PROCESS;
+    const start = this.#ops === undefined ? -1 : this.#clock();
+    const payload = backend.getNow(made);
+    if (payload !== undefined && payload !== null && isEnvelope(payload)) {
+      this.#enveloped = true;
+      return NOT_IN_PROCESS;
+    }
+    this.#got(start);
+    const value = payload === undefined || payload === null ? MISS : this.#sharedValue(made, payload);
+    if (value === MISS) {
+      this.stats.misses++;
+      return undefined;
+    }
+    this.stats.hits++;
+    return value as T;
+  }
+
   /** A getShared read has landed: later callers send their own (unless a newer one took its place). */
-  #readDone(made: string, entry: { epoch: number; read: Promise<unknown> } | undefined): void {
+  #readDone(made: string, entry: SharedRead | undefined): void {
     if (entry !== undefined && this.#reading?.get(made) === entry) this.#reading.delete(made);
   }
 
@@ -1301,6 +1351,20 @@ const untimed = () => UNTIMED;
 const now = () => performance.now();
 
 const MISS: unique symbol = Symbol('miss');
+
+/** A getShared read in flight: the write epoch it was sent in, and how many callers joined it. */
+interface SharedRead {
+  readonly epoch: number;
+  readonly read: Promise<unknown>;
+  joiners: number;
+}
+
+/**
+ * {@link Cache.getSharedNow}'s answer when only the store can tell: call `getShared`. A
+ * registered symbol, the same in every copy of this module (an app whose caches come from
+ * one build of larder and its adapters from another still agrees on it).
+ */
+export const NOT_IN_PROCESS: unique symbol = Symbol.for('larder.cache.notInProcess');
 /** Tag keys: `keyMaker.make('larder.tag:' + tag, 0)` — outside every version a user reads. */
 const TAG_PREFIX = 'larder.tag:';
 const TAG_VERSION = 0;

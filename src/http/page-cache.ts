@@ -18,7 +18,7 @@
  */
 import { isUtf8 } from 'node:buffer';
 import { createHash } from 'node:crypto';
-import type { Cache } from '../cache/cache.js';
+import { type Cache, NOT_IN_PROCESS } from '../cache/cache.js';
 import { parseDuration } from '../config/duration.js';
 import type { Larder } from '../larder.js';
 import {
@@ -112,10 +112,13 @@ export type Lookup =
  * What an adapter does for the core: send a response, let the route run uncached, or let
  * it run with the response captured and handed to `finalize` just before it goes out.
  */
-export interface PageExchange {
+export interface PageExchange<Sent = void> {
   request: PageRequest;
-  /** Sends a complete response (a hit, a stale copy, a shared render). */
-  send(response: PageResponse): void | Promise<void>;
+  /**
+   * Sends a complete response (a hit, a stale copy, a shared render). What it returns,
+   * `handle` returns on a hit (Hono's exchange: the response, a handler's answer).
+   */
+  send(response: PageResponse): Sent;
   /** Lets the route run without the cache, with this `Cache-Status`. */
   pass(cacheStatus: string): void | Promise<void>;
   /**
@@ -161,6 +164,8 @@ export class PageCache {
   readonly #urls = new Map<string, UrlKeys>();
   /** Reads a stored page: decoded once per stored version and shared. */
   readonly #read: (key: string) => Promise<StoredPage | undefined>;
+  /** `#read` in this turn when the page is in this process (memory, a tiered cache's tier). */
+  readonly #readNow: (key: string) => StoredPage | undefined | typeof NOT_IN_PROCESS;
   /** Renders in progress by page key; each resolves the response if it was stored. */
   readonly #inflight = new Map<string, { request: PageRequest; result: Promise<PageResponse | undefined> }>();
 
@@ -177,22 +182,30 @@ export class PageCache {
       cache.config.backend === 'tiered'
         ? (key) => cache.get<StoredPage>(key)
         : (key) => cache.getShared<StoredPage>(key);
+    this.#readNow = (key) => cache.getSharedNow<StoredPage>(key);
   }
 
   /**
    * The whole cache_page flow for one request, driven through an adapter's exchange:
    * hit → send; miss → render once for concurrent requests and store what the rules
    * allow; stale → serve it to others while one request refreshes, or instead of a 5xx.
+   * When a hit found in this process was sent in this turn, returns what `send` returned
+   * (no promise to wait for); otherwise a promise that settles when the exchange is done,
+   * with what `send` returned if it sent a page.
    */
-  handle(exchange: PageExchange): Promise<void> {
-    // A hit is sent from the cache read's own continuation: no async frame, no extra hop.
+  handle<Sent>(exchange: PageExchange<Sent>): Sent | void | Promise<Sent | void> {
+    // A hit is sent from the cache read's own continuation (or, in process, at once): no
+    // async frame, no extra hop.
     return this.#lookup(exchange.request, (found) =>
       found.kind === 'hit' ? exchange.send(found.response) : this.#handleOther(exchange, found),
     );
   }
 
   /** `handle` for everything but a hit. */
-  async #handleOther(exchange: PageExchange, found: Exclude<Lookup, { kind: 'hit' }>): Promise<void> {
+  async #handleOther<Sent>(
+    exchange: PageExchange<Sent>,
+    found: Exclude<Lookup, { kind: 'hit' }>,
+  ): Promise<Sent | void> {
     const { request } = exchange;
     if (found.kind === 'bypass') return exchange.pass(`${CACHE_STATUS}; fwd=${found.reason}`);
     if (request.method.toUpperCase() === 'HEAD') {
@@ -255,11 +268,14 @@ export class PageCache {
 
   /** Looks `request` up; a GET entry also answers HEAD. */
   lookup(request: PageRequest): Promise<Lookup> {
-    return this.#lookup(request, (found) => found);
+    return Promise.resolve(this.#lookup(request, (found) => found));
   }
 
-  /** `lookup`, handing what it found to `then` (which `handle` uses to answer a hit). */
-  #lookup<T>(request: PageRequest, then: (found: Lookup) => T | PromiseLike<T>): Promise<T> {
+  /**
+   * `lookup`, handing what it found to `then` (which `handle` uses to answer a hit) — in
+   * this turn, returning what `then` returns, when the page is in this process.
+   */
+  #lookup<T>(request: PageRequest, then: (found: Lookup) => T | Promise<T>): T | Promise<T> {
     try {
       const { method } = request;
       if (method !== 'GET' && method !== 'HEAD') {
@@ -270,6 +286,8 @@ export class PageCache {
       const headerList = this.#headerLists.get(url.hash);
       if (headerList === undefined) return this.#lookupLearning(request, url).then(then);
       const key = headerList.length === 0 ? url.plainKey : this.#pageKey(request, headerList, url.hash);
+      const now = this.#readNow(key);
+      if (now !== NOT_IN_PROCESS) return then(this.#found(request, now, key, url.hash, headerList));
       return this.#read(key).then((stored) => then(this.#found(request, stored, key, url.hash, headerList)));
     } catch (error) {
       return Promise.reject(error);

@@ -120,6 +120,10 @@ class MemoryBackend implements CacheBackend {
     return this.#hit(key)?.payload;
   }
 
+  getNow(key: string): Payload | undefined {
+    return this.#hit(key)?.payload;
+  }
+
   async getEntry(key: string): Promise<StoredEntry | undefined> {
     const entry = this.#hit(key);
     return entry && { payload: entry.payload, expiresAt: entry.expiresAt };
