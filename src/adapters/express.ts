@@ -436,7 +436,13 @@ class ExpressSession extends Exchange {
   }
 
   protected override requestIsSecure(): boolean {
-    return this.#req.secure;
+    const req = this.#req;
+    // Without 'trust proxy' (Express's default), req.secure is the socket's TLS and nothing
+    // else; asking the socket skips the getters behind req.secure (protocol, the trust
+    // function, the peer address), a few µs of a session request that sends a cookie.
+    if (req.app?.settings?.['trust proxy'] === false)
+      return (req.socket as { encrypted?: boolean }).encrypted === true;
+    return req.secure;
   }
 
   /** Decides once, when the headers are fixed: the commit, or the error that replaces the response. */

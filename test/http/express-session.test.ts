@@ -135,3 +135,42 @@ sessionSuite(
     },
   },
 );
+
+test("the session cookie's Secure follows Express's req.secure: X-Forwarded-Proto counts only with 'trust proxy'", async () => {
+  const { createLarder } = await import('../../src/larder.js');
+  const saved = process.env.NODE_ENV;
+  process.env.NODE_ENV = 'test';
+  const larder = createLarder({ logger: false, redis: false }, {});
+  const servers: Array<ReturnType<express.Express['listen']>> = [];
+  try {
+    const web = adapt(larder);
+    const secureFor = async (trustProxy: boolean, proto: string | undefined) => {
+      const app = express();
+      app.set('trust proxy', trustProxy);
+      app.use(web.session());
+      app.post('/set', async (req, res) => {
+        await req.session.set('n', 1);
+        res.type('text/plain').send('ok');
+      });
+      const server = app.listen(0, '127.0.0.1');
+      servers.push(server);
+      await new Promise((resolve) => server.once('listening', resolve));
+      const res = await call(
+        `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+        '/set',
+        proto === undefined ? {} : { headers: { 'x-forwarded-proto': proto } },
+      );
+      assert.equal(res.status, 200);
+      return res.cookie()!.attributes.secure === true;
+    };
+    assert.equal(await secureFor(false, undefined), false, 'plain HTTP');
+    assert.equal(await secureFor(false, 'https'), false, 'the header is ignored without trust proxy');
+    assert.equal(await secureFor(true, 'https'), true, 'a trusted proxy says HTTPS');
+    assert.equal(await secureFor(true, 'http'), false, 'a trusted proxy says HTTP');
+  } finally {
+    for (const server of servers) await new Promise<void>((resolve) => server.close(() => resolve()));
+    await larder.close();
+    if (saved === undefined) delete process.env.NODE_ENV;
+    else process.env.NODE_ENV = saved;
+  }
+});

@@ -257,12 +257,12 @@ function answer(status: number, headers: Headers, text: string): Answer {
 export async function call(
   base: string,
   path: string,
-  options: { method?: string; cookie?: string } = {},
+  options: { method?: string; cookie?: string; headers?: Record<string, string> } = {},
 ): Promise<Answer> {
   const res = await fetch(`${base}${path}`, {
     method: options.method ?? (/^\/(get|untouched|fail|throw|me)\b/.test(path) ? 'GET' : 'POST'),
     redirect: 'manual',
-    headers: options.cookie === undefined ? {} : { cookie: options.cookie },
+    headers: { ...options.headers, ...(options.cookie === undefined ? {} : { cookie: options.cookie }) },
   });
   return answer(res.status, res.headers, await res.text());
 }
