@@ -31,8 +31,8 @@ import { BentoCache, bentostore } from 'bentocache';
 import { redisDriver } from 'bentocache/drivers/redis';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
+import { createLarder } from 'larder';
 import { createClient } from 'redis';
-import { createLarder } from '../src/index.js';
 import {
   type BenchOptions,
   type BenchRedis,

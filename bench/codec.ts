@@ -6,8 +6,8 @@
  * plus one decode) and the ratio to the floor; the target is >= 0.8x on plain data.
  */
 import { performance } from 'node:perf_hooks';
+import { createCodec } from 'larder/cache';
 import { Packr } from 'msgpackr';
-import { createCodec } from '../src/cache/codec.js';
 
 const iterations = Number(process.argv[2] ?? 200_000);
 

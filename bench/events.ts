@@ -14,8 +14,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createLarder } from 'larder';
 import { createClient } from 'redis';
-import { createLarder } from '../src/larder.js';
 import { openSse, type SseClient } from '../test/realtime/sse-client.js';
 import { type BenchOptions, type BenchResult, invocation, machineInfo, startBenchRedis } from './support.js';
 

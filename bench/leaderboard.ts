@@ -21,8 +21,8 @@
  */
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { createLarder } from 'larder';
 import { createClient } from 'redis';
-import { createLarder } from '../src/index.js';
 import { DISTINCT_SCORES, loadBoard, MILLION } from '../test/support/leaderboard-load.js';
 import {
   type BenchOptions,

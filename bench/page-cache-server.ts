@@ -17,11 +17,11 @@ import { serve } from '@hono/node-server';
 import express from 'express';
 import Fastify from 'fastify';
 import { type Context, Hono } from 'hono';
+import { createLarder } from 'larder';
+import { adapt as adaptExpress } from 'larder/express';
+import { adapt as adaptFastify } from 'larder/fastify';
+import { adapt as adaptHono } from 'larder/hono';
 import { createClient } from 'redis';
-import { adapt as adaptExpress } from '../src/adapters/express.js';
-import { adapt as adaptFastify } from '../src/adapters/fastify.js';
-import { adapt as adaptHono } from '../src/adapters/hono.js';
-import { createLarder } from '../src/larder.js';
 
 const framework = process.argv[2];
 const redis = process.env.BENCH_REDIS_URL;

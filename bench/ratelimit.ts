@@ -49,13 +49,12 @@ import autocannon from 'autocannon';
 import express, { type NextFunction, type Request, type RequestHandler, type Response } from 'express';
 import { type Options as ExpressRateLimitOptions, rateLimit } from 'express-rate-limit';
 import { Redis as IORedis } from 'ioredis';
+import { createLarder } from 'larder';
+import { adapt } from 'larder/express';
+import type { Algorithm, RateLimiter } from 'larder/ratelimit';
 import { RedisStore } from 'rate-limit-redis';
 import { RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { createClient } from 'redis';
-import { adapt } from '../src/adapters/express.js';
-import { createLarder } from '../src/index.js';
-import type { RateLimiter } from '../src/ratelimit/limiter.js';
-import type { Algorithm } from '../src/ratelimit/store.js';
 import {
   type BenchOptions,
   type BenchRedis,

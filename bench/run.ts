@@ -4,6 +4,10 @@
  * a filter), prints its tables, and writes its raw results to `.bench-results/<name>.json`. `--list` prints
  * the names a filter selects and runs nothing.
  *
+ * larder is measured as it ships: the benches import the built package (`larder`, `larder/express`,
+ * …), and `npm run bench` builds it first. (Run from its TypeScript sources through tsx, every
+ * function larder makes per request also went through esbuild's `__name` helper.)
+ *
  * To add a benchmark: a `bench/<name>.ts` exporting `run(options): Promise<BenchResult>`
  * (see `bench/support.ts`), and one line in `BENCHMARKS`.
  */

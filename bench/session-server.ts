@@ -22,10 +22,10 @@ import { RedisStore } from 'connect-redis';
 import { parse as parseCookies } from 'cookie';
 import express, { type Express, type Request } from 'express';
 import session from 'express-session';
+import { createLarder } from 'larder';
+import { adapt } from 'larder/express';
+import { ExpressSessionStore } from 'larder/session';
 import { createClient } from 'redis';
-import { adapt } from '../src/adapters/express.js';
-import { createLarder } from '../src/larder.js';
-import { ExpressSessionStore } from '../src/session/express-store.js';
 
 const url = process.env.BENCH_REDIS_URL;
 if (!url) throw new Error('BENCH_REDIS_URL is not set');

@@ -22,8 +22,8 @@ import { isDeepStrictEqual } from 'node:util';
 import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { redisDriver } from 'bentocache/drivers/redis';
-import type { LocalTier } from '../src/cache/local-tier.js';
-import { createLarder } from '../src/index.js';
+import { createLarder } from 'larder';
+import type { LocalTier } from '../dist/cache/local-tier.js';
 import {
   type BenchOptions,
   type BenchResult,
