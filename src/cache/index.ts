@@ -16,6 +16,7 @@ export {
   type CacheDeps,
   type CacheEntry,
   type CacheStats,
+  NOT_IN_PROCESS,
   type SetOptions,
   type Timeout,
   type VersionOptions,
