@@ -399,10 +399,10 @@ export class Cache {
     }
     const made = this.#memoKey(key, options?.version);
     const backend = this.backend;
-    // Values with tags or a grace period need their envelope opened: the asynchronous path.
-    if (backend.getNow === undefined || this.#enveloped) return NOT_IN_PROCESS;
+    if (backend.getNow === undefined) return NOT_IN_PROCESS;
     const start = this.#ops === undefined ? -1 : this.#clock();
     const payload = backend.getNow(made);
+    // A value with tags or a grace period needs its envelope opened: the asynchronous path.
     if (payload !== undefined && payload !== null && isEnvelope(payload)) {
       this.#enveloped = true;
       return NOT_IN_PROCESS;

@@ -148,6 +148,7 @@ test('getSharedNow answers in the same turn only from this process: memory, a ti
     assert.deepEqual(memory.stats, { ...memory.stats, hits: 2, misses: 1 });
     await memory.set('tagged', { n: 2 }, { tags: ['t'] });
     assert.equal(memory.getSharedNow('tagged'), NOT_IN_PROCESS, 'a tagged value needs its tags checked');
+    assert.equal(memory.getSharedNow('page'), now, 'a value without tags is still answered at once');
     assert.throws(() => memory.getSharedNow('bad key\n'), /key/i);
 
     const tiered = larder.cache('tiered');
