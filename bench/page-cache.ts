@@ -167,16 +167,16 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       const { port, child } = await startServer(framework, redis.url);
       try {
         const base = `http://127.0.0.1:${port}`;
-        const ROUTES = routesOf(framework);
-        const rps: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
-        const cpu: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
-        const gets: Record<string, number[]> = Object.fromEntries(ROUTES.map((r) => [r, []]));
-        for (const route of ROUTES) await load(`${base}/${route}`, warmupMs, child, redis);
+        const routes = routesOf(framework);
+        const rps: Record<string, number[]> = Object.fromEntries(routes.map((r) => [r, []]));
+        const cpu: Record<string, number[]> = Object.fromEntries(routes.map((r) => [r, []]));
+        const gets: Record<string, number[]> = Object.fromEntries(routes.map((r) => [r, []]));
+        for (const route of routes) await load(`${base}/${route}`, warmupMs, child, redis);
         // Interleaved, in an order that rotates each round, so drift on a shared machine hits
         // every route alike.
         for (let r = 0; r < runs; r++) {
-          for (let k = 0; k < ROUTES.length; k++) {
-            const route = ROUTES[(k + r) % ROUTES.length]!;
+          for (let k = 0; k < routes.length; k++) {
+            const route = routes[(k + r) % routes.length]!;
             const one = await load(`${base}/${route}`, durationMs, child, redis);
             rps[route]!.push(one.rps);
             cpu[route]!.push(one.cpuUs);
@@ -184,7 +184,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
           }
         }
         results[framework] = Object.fromEntries(
-          ROUTES.map((route) => [
+          routes.map((route) => [
             route,
             {
               runs: rps[route]!,

@@ -131,7 +131,9 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
      * handler cached. The second form is the faster one on Hono: a route with one handler
      * skips Hono's middleware chain, and a hit held in this process (a memory cache, a
      * tiered cache's tier) is answered in the same turn, on @hono/node-server's synchronous
-     * path. Both forms store and serve the same pages.
+     * path. Both forms store and serve the same pages. The wrapper form is an addition to
+     * DESIGN §4.0 (which names the factories, each returning Hono middleware), on Hono only:
+     * Express and Fastify run a route's middleware and handler alike, so it would gain nothing.
      *
      * @example
      * app.get('/products', web.cachePage(60 * 15), listProducts);

@@ -387,8 +387,9 @@ export class Cache {
    * {@link NOT_IN_PROCESS}: ask `getShared`, which needs a round trip. Counted as `getShared`
    * counts; an invalid key throws ({@link InvalidCacheKeyError}).
    *
-   * For the page cache (§4.2): a hit that needs no round trip is sent without waiting for a
-   * later turn, which on Hono keeps a page on @hono/node-server's synchronous path.
+   * Not in DESIGN §4.1, as `getShared` is not: an addition for the page cache (§4.2), where a
+   * hit that needs no round trip is sent without waiting for a later turn (on Hono, that keeps
+   * a page on @hono/node-server's synchronous path).
    *
    * @example const page = cache.getSharedNow<StoredPage>(key);
    */

@@ -162,10 +162,6 @@ export class PageCache {
    * string, so a hit neither joins the absolute URL nor hashes that longer string.
    */
   readonly #urls = new Map<string, UrlKeys>();
-  /** Reads a stored page: decoded once per stored version and shared. */
-  readonly #read: (key: string) => Promise<StoredPage | undefined>;
-  /** `#read` in this turn when the page is in this process (memory, a tiered cache's tier). */
-  readonly #readNow: (key: string) => StoredPage | undefined | typeof NOT_IN_PROCESS;
   /** Renders in progress by page key; each resolves the response if it was stored. */
   readonly #inflight = new Map<string, { request: PageRequest; result: Promise<PageResponse | undefined> }>();
 
@@ -176,13 +172,6 @@ export class PageCache {
     this.tags = options.tags;
     this.staleWhileRevalidate = options.staleWhileRevalidate ?? 0;
     this.staleIfError = options.staleIfError ?? 0;
-    // A tiered cache's `get` already shares one frozen value per entry, with no round trip;
-    // its `getShared` would make (validate) the key once more before the same lookup.
-    this.#read =
-      cache.config.backend === 'tiered'
-        ? (key) => cache.get<StoredPage>(key)
-        : (key) => cache.getShared<StoredPage>(key);
-    this.#readNow = (key) => cache.getSharedNow<StoredPage>(key);
   }
 
   /**
@@ -286,9 +275,12 @@ export class PageCache {
       const headerList = this.#headerLists.get(url.hash);
       if (headerList === undefined) return this.#lookupLearning(request, url).then(then);
       const key = headerList.length === 0 ? url.plainKey : this.#pageKey(request, headerList, url.hash);
-      const now = this.#readNow(key);
+      // Stored pages are decoded once and shared; one held in this process answers at once.
+      const now = this.cache.getSharedNow<StoredPage>(key);
       if (now !== NOT_IN_PROCESS) return then(this.#found(request, now, key, url.hash, headerList));
-      return this.#read(key).then((stored) => then(this.#found(request, stored, key, url.hash, headerList)));
+      return this.cache
+        .getShared<StoredPage>(key)
+        .then((stored) => then(this.#found(request, stored, key, url.hash, headerList)));
     } catch (error) {
       return Promise.reject(error);
     }
@@ -299,7 +291,7 @@ export class PageCache {
     const headerList = await this.#headerList(url.hash);
     if (headerList === undefined) return { kind: 'miss', key: url.plainKey, urlKey: url.hash };
     const key = headerList.length === 0 ? url.plainKey : this.#pageKey(request, headerList, url.hash);
-    return this.#found(request, await this.#read(key), key, url.hash, headerList);
+    return this.#found(request, await this.cache.getShared<StoredPage>(key), key, url.hash, headerList);
   }
 
   /** What a read of `key` found, as a lookup. */
