@@ -616,7 +616,7 @@ function sendsDirect(request: FastifyRequest): boolean {
  * Node response's `finish`).
  */
 function writePage(reply: FastifyReply, page: PageResponse): void {
-  const earlier = reply.getHeaders();
+  const earlier = replyHeaders(reply);
   let headers = page.headers;
   for (const _ in earlier) {
     headers = { ...(earlier as HeaderRecord), ...page.headers };
@@ -641,6 +641,20 @@ function symbolNamed(target: object, description: string): symbol | null {
     proto = Object.getPrototypeOf(proto) as object | null;
   }
   return null;
+}
+
+/** Fastify's reply-headers symbol, found once (as the route context's). */
+let headersKey: symbol | null | undefined;
+
+/**
+ * The headers earlier hooks set with `reply.header()`. `reply.getHeaders()` would copy them and
+ * the Node response's into a new object per hit; those set on the Node response itself need no
+ * copy, as `writeHead` merges them (its own winning, as `reply.header` does).
+ */
+function replyHeaders(reply: FastifyReply): Readonly<Record<string, unknown>> {
+  if (headersKey === undefined) headersKey = symbolNamed(reply, 'fastify.reply.headers');
+  const own = headersKey === null ? undefined : (reply as unknown as Record<symbol, unknown>)[headersKey];
+  return typeof own === 'object' && own !== null ? (own as Record<string, unknown>) : reply.getHeaders();
 }
 
 /** Fastify's reply-trailers symbol, found once (as the route context's). */

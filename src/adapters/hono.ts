@@ -372,10 +372,13 @@ class HonoPageRequest implements PageRequest {
   readonly host: string;
   readonly url: string;
   readonly #c: Context;
+  /** Node's parsed headers under @hono/node-server over HTTP/1 (see `nodeHeaders`). */
+  readonly #node: NodeHeaders | undefined;
 
   constructor(c: Context) {
     const parts = partsOf(c.req.url);
     this.#c = c;
+    this.#node = nodeHeaders(c);
     this.method = c.req.method;
     this.scheme = parts.scheme;
     this.host = c.req.header('host') ?? parts.host;
@@ -383,8 +386,54 @@ class HonoPageRequest implements PageRequest {
   }
 
   header(name: string): string | undefined {
-    return this.#c.req.header(name);
+    const node = this.#node;
+    if (node === undefined || KEPT_ONCE.has(name)) return this.#c.req.header(name);
+    const value = node[name];
+    return typeof value === 'string' || value === undefined ? value : value.join(', ');
   }
+}
+
+/**
+ * Headers Node keeps only the first of when a request repeats them, where `c.req.header()`
+ * joins every copy. Those are read through Hono: a page rendered for `User-Agent: a, b` must
+ * not be stored under the key of `User-Agent: a`.
+ */
+const KEPT_ONCE = new Set([
+  'age',
+  'authorization',
+  'content-length',
+  'content-type',
+  'etag',
+  'expires',
+  'from',
+  'host',
+  'if-modified-since',
+  'if-unmodified-since',
+  'last-modified',
+  'location',
+  'max-forwards',
+  'proxy-authorization',
+  'referer',
+  'retry-after',
+  'server',
+  'user-agent',
+]);
+
+/** Node's parsed request headers: lower-case names, repeated ones joined as Node joins them. */
+type NodeHeaders = Readonly<Record<string, string | string[] | undefined>>;
+
+/**
+ * The request's headers as Node parsed them, when @hono/node-server serves HTTP/1 (`c.env.incoming`):
+ * a hit reads If-None-Match and what its page varies on, and `c.req.header()` goes through
+ * @hono/node-server's Headers (a name check, a value check, a normalisation) for each. Node's
+ * object joins repeated headers as Headers does, but for {@link KEPT_ONCE}. `undefined` elsewhere.
+ */
+function nodeHeaders(c: Context): NodeHeaders | undefined {
+  const incoming = (c.env as { incoming?: { httpVersionMajor?: unknown; headers?: unknown } } | undefined)
+    ?.incoming;
+  if (incoming === undefined || incoming.httpVersionMajor !== 1) return undefined;
+  const { headers } = incoming;
+  return typeof headers === 'object' && headers !== null ? (headers as NodeHeaders) : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@
  * that set cookies.
  */
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { type ServerType, serve } from '@hono/node-server';
@@ -355,6 +356,64 @@ test('cachePage(ttl)(handler): a lone handler answers; an earlier middleware’s
     const silent = await fetch(`${base}/silent`);
     assert.equal(silent.status, 404);
     await silent.text();
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    await larder.close();
+  }
+});
+
+test('repeated request headers key a page as the handler sees them (no poisoning through a repeated User-Agent)', async () => {
+  const larder = createLarder({ logger: false, redis: false }, {});
+  const web = adapt(larder);
+  const app = new Hono();
+  app.get('/ua', web.cachePage(60), web.varyOnHeaders('User-Agent'), (c) => c.text(`ua=${c.req.header('user-agent')}`));
+  app.get(
+    '/lang',
+    web.varyOnHeaders('Accept-Language'),
+    web.cachePage(60)((c) => c.text(`lang=${c.req.header('accept-language')}`)),
+  );
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  // node:http sends each value of an array as its own header line; fetch would join them.
+  const get = (path: string, headers: Record<string, string | string[]>) =>
+    new Promise<{ status: number; body: string; headers: http.IncomingHttpHeaders }>((resolve, reject) => {
+      http
+        .get({ host: '127.0.0.1', port, path, headers }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (chunk: string) => (body += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body, headers: res.headers }));
+        })
+        .on('error', reject);
+    });
+  try {
+    // Node keeps the first of a repeated User-Agent; Hono's c.req.header joins them.
+    const evil = await get('/ua', { 'user-agent': ['browser', 'evil'] });
+    assert.equal(evil.body, 'ua=browser, evil');
+    await get('/ua', { 'user-agent': ['browser', 'evil'] });
+    const browser = await get('/ua', { 'user-agent': 'browser' });
+    assert.equal(browser.body, 'ua=browser');
+    assert.equal(browser.headers['cache-status'], 'larder; fwd=uri-miss; stored');
+
+    // A repeated header that Node joins is keyed joined, as the handler saw it.
+    const both = await get('/lang', { 'accept-language': ['fr', 'de'] });
+    assert.equal(both.body, 'lang=fr, de');
+    const joined = await get('/lang', { 'accept-language': 'fr, de' });
+    assert.equal(joined.body, 'lang=fr, de');
+    assert.equal(joined.headers['cache-status'], 'larder; hit; ttl=60');
+    const fr = await get('/lang', { 'accept-language': 'fr' });
+    assert.equal(fr.body, 'lang=fr');
+
+    // If-None-Match, read from Node's headers on a hit: a 304 without a body.
+    const etag = joined.headers.etag as string;
+    const notModified = await get('/lang', { 'accept-language': 'fr, de', 'if-none-match': etag });
+    assert.equal(notModified.status, 304);
+    assert.equal(notModified.body, '');
+    const otherTag = await get('/lang', { 'accept-language': 'fr, de', 'if-none-match': '"other"' });
+    assert.equal(otherTag.status, 200);
+    assert.equal(otherTag.body, 'lang=fr, de');
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
     await larder.close();
