@@ -366,7 +366,9 @@ test('repeated request headers key a page as the handler sees them (no poisoning
   const larder = createLarder({ logger: false, redis: false }, {});
   const web = adapt(larder);
   const app = new Hono();
-  app.get('/ua', web.cachePage(60), web.varyOnHeaders('User-Agent'), (c) => c.text(`ua=${c.req.header('user-agent')}`));
+  app.get('/ua', web.cachePage(60), web.varyOnHeaders('User-Agent'), (c) =>
+    c.text(`ua=${c.req.header('user-agent')}`),
+  );
   app.get(
     '/lang',
     web.varyOnHeaders('Accept-Language'),
