@@ -2,6 +2,7 @@
  * @module bench/page-cache-server — the server side of `bench/page-cache.ts`, run in its own
  * process so the load generator does not share its event loop: one framework (argv[2]:
  * express | fastify | hono) with these routes — `/hello` (the framework's hello world),
+ * `/hello-again` (the same hello world, the bench's control: its ratio to `/hello` is the noise),
  * `/cached` (larder's page cache on Redis, always a hit after the first request),
  * `/cached-local` (the page cache on an in-process memory cache: larder's own overhead, no
  * round trip), `/cached-tiered` (the page cache on the tiered cache: Redis behind an
@@ -63,9 +64,11 @@ async function start(): Promise<number> {
   if (framework === 'express') {
     const web = adaptExpress(larder);
     const app = express();
-    app.get('/hello', (_req, res) => {
+    const hello = (_req: express.Request, res: express.Response) => {
       res.send('hello world');
-    });
+    };
+    app.get('/hello', hello);
+    app.get('/hello-again', hello);
     app.get('/cached', web.cachePage(3600), async (_req, res) => {
       res.type('html').send(await origin());
     });
@@ -97,6 +100,7 @@ async function start(): Promise<number> {
     const app = Fastify();
     await app.register(web.plugin);
     app.get('/hello', async () => 'hello world');
+    app.get('/hello-again', async () => 'hello world');
     app.get('/cached', { onRequest: web.cachePage(3600) }, async (_req, reply) =>
       reply.type('text/html').send(await origin()),
     );
@@ -118,6 +122,7 @@ async function start(): Promise<number> {
     const web = adaptHono(larder);
     const app = new Hono();
     app.get('/hello', (c) => c.text('hello world'));
+    app.get('/hello-again', (c) => c.text('hello world'));
     // Hono's faster form, the route's handler wrapped (docs/http.md, "Hono: wrap the handler");
     // `/cached-middleware` is the middleware form on the memory cache, for comparison.
     const render = async (c: Context) => c.html(await origin());

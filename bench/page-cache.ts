@@ -21,8 +21,13 @@
  *
  * This machine's speed moves by ±25 % from one second to the next (the same route, run
  * twice, has differed by that much in server CPU per request), so the routes run in many
- * short slices, in a rotating order, and each ratio is the median of the round-by-round
- * ratios; the spread of those ratios is printed with it.
+ * short slices, in a rotating order, and every slice of a route runs between two slices of
+ * hello world: its ratio is to the mean of those two, and a route's ratio is the median of
+ * its rounds' (the spread is printed with it). `/hello-again`, hello world under another
+ * name, is measured the same way: its ratio, which would be 1.00 on a quiet machine, shows
+ * how far the others can be off. (Pairing each route with the hello world of its round, a
+ * few slices away, put that control at 0.88x in a scratch run of 8 rounds on Hono; flanked,
+ * at 1.00x.)
  */
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
@@ -37,7 +42,6 @@ import {
   invocation,
   machineInfo,
   median,
-  pairedRatio,
   startBenchRedis,
   startBenchServer,
 } from './support.js';
@@ -46,6 +50,7 @@ const HERE = path.dirname(fileURLToPath(import.meta.url));
 const ALL_FRAMEWORKS = ['express', 'fastify', 'hono'] as const;
 const ROUTES = [
   'hello',
+  'hello-again',
   'hello-shape',
   'raw-get',
   'cached',
@@ -153,6 +158,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
   const ratios: Record<
     string,
     {
+      /** Hello world under another name: 1.00 on a quiet machine. */
+      control: number;
       shape: number;
       rawGet: number;
       redis: number;
@@ -171,18 +178,31 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
         const rps: Record<string, number[]> = Object.fromEntries(routes.map((r) => [r, []]));
         const cpu: Record<string, number[]> = Object.fromEntries(routes.map((r) => [r, []]));
         const gets: Record<string, number[]> = Object.fromEntries(routes.map((r) => [r, []]));
+        /** Per route, its ratio to the hello world on either side of it, round by round. */
+        const flanked: Record<string, number[]> = Object.fromEntries(routes.map((r) => [r, []]));
+        const measure = async (route: Route) => {
+          const one = await load(`${base}/${route}`, durationMs, child, redis);
+          rps[route]!.push(one.rps);
+          cpu[route]!.push(one.cpuUs);
+          gets[route]!.push(one.getsPerRequest);
+          return one.rps;
+        };
         for (const route of routes) await load(`${base}/${route}`, warmupMs, child, redis);
-        // Interleaved, in an order that rotates each round, so drift on a shared machine hits
-        // every route alike.
+        // Every route between two slices of hello world, in an order that rotates each round,
+        // so drift on a shared machine hits every route alike and each is compared with the
+        // hello world measured just before and just after it.
+        const others = routes.filter((route) => route !== 'hello');
         for (let r = 0; r < runs; r++) {
-          for (let k = 0; k < routes.length; k++) {
-            const route = routes[(k + r) % routes.length]!;
-            const one = await load(`${base}/${route}`, durationMs, child, redis);
-            rps[route]!.push(one.rps);
-            cpu[route]!.push(one.cpuUs);
-            gets[route]!.push(one.getsPerRequest);
+          let before = await measure('hello');
+          for (let k = 0; k < others.length; k++) {
+            const route = others[(k + r) % others.length]!;
+            const value = await measure(route);
+            const after = await measure('hello');
+            flanked[route]!.push(value / ((before + after) / 2));
+            before = after;
           }
         }
+        flanked.hello = Array.from({ length: runs }, () => 1);
         results[framework] = Object.fromEntries(
           routes.map((route) => [
             route,
@@ -195,13 +215,14 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
           ]),
         );
         const m = results[framework]!;
-        // Ratios paired run by run (the routes of one round ran back to back): drift on a
-        // shared machine cancels out better than in a ratio of medians.
-        const hello = (route: Route) => pairedRatio(m[route]!.runs, m.hello!.runs);
-        const ratiosOf = (route: Route) => m[route]!.runs.map((value, r) => value / m.hello!.runs[r]!);
+        const ratiosOf = (route: Route) => flanked[route]!;
+        const hello = (route: Route) => median(ratiosOf(route));
         ratios[framework] = {
+          control: hello('hello-again'),
           shape: hello('hello-shape'),
-          tieredToShape: pairedRatio(m['cached-tiered']!.runs, m['hello-shape']!.runs),
+          tieredToShape: median(
+            ratiosOf('cached-tiered').map((value, r) => value / ratiosOf('hello-shape')[r]!),
+          ),
           rawGet: hello('raw-get'),
           redis: hello('cached'),
           memory: hello('cached-local'),
@@ -218,6 +239,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
             `(${formatRatio(hello('cached-local'), 1)}) · tiered ${formatOps(m['cached-tiered']!.median)} ` +
             `(${formatRatio(hello('cached-tiered'), 1)}) · uncached 20 ms origin ${formatOps(m.origin!.median)} ` +
             `(Redis hit = ${formatRatio(m.cached!.median, m.origin!.median)} origin)\n` +
+            `${' '.repeat(9)}control, hello world again: ${formatRatio(hello('hello-again'), 1)} hello ` +
+            `(${spread(ratiosOf('hello-again'))}), the noise every ratio here carries\n` +
             `${' '.repeat(9)}round-by-round ratios to hello (lowest–highest): shaped ${spread(ratiosOf('hello-shape'))} · raw GET ${spread(ratiosOf('raw-get'))} · ` +
             `Redis hit ${spread(ratiosOf('cached'))} · memory ${spread(ratiosOf('cached-local'))} · tiered ${spread(ratiosOf('cached-tiered'))}\n` +
             `${' '.repeat(9)}server CPU per request: hello ${us('hello')} · shaped ${us('hello-shape')} · raw GET ${us('raw-get')} · Redis hit ${us('cached')} · ` +
