@@ -11,7 +11,8 @@
  * hello world with one raw node-redis GET per request, and `/hello-shape`, hello world through
  * one middleware that does nothing, with the five headers a hit carries. On Hono the cached
  * routes wrap their handler (`cachePage(ttl)(handler)`) and `/cached-middleware` is the
- * middleware form on the memory cache.
+ * middleware form on the memory cache; `/sync-shape` and `/async-shape` (Hono only) answer
+ * with a hit's headers from a lone handler, in the same turn or after an `await`.
  * Prints `PORT <n>` when listening.
  */
 import { serve } from '@hono/node-server';
@@ -139,6 +140,14 @@ async function start(): Promise<number> {
       },
       (c) => c.text('hello world', 200, HIT_HEADERS),
     );
+    // A lone handler answering with a hit's headers, in the same turn and after one `await`:
+    // what a wrapped hit held in process, and one that waits for Redis, can reach at best.
+    const shaped = { 'content-type': 'text/html; charset=UTF-8', ...HIT_HEADERS };
+    app.get('/sync-shape', () => new Response('hello world', { status: 200, headers: shaped }));
+    app.get('/async-shape', async () => {
+      await null;
+      return new Response('hello world', { status: 200, headers: shaped });
+    });
     return new Promise((resolve) => {
       serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, (info) => resolve(info.port));
     });

@@ -58,13 +58,15 @@ const ROUTES = [
   'cached-tiered',
   'origin',
 ] as const;
-type Route = (typeof ROUTES)[number] | 'cached-middleware';
+/** Hono's own: the middleware form, and a lone handler's reach in the same turn and after an await. */
+const HONO_ROUTES = ['cached-middleware', 'sync-shape', 'async-shape'] as const;
+type Route = (typeof ROUTES)[number] | (typeof HONO_ROUTES)[number];
 /**
  * The routes run for `framework`. Hono's `cached*` routes wrap the handler
  * (`cachePage(ttl)(handler)`), its faster form; `/cached-middleware` is its middleware form.
  */
 function routesOf(framework: string): readonly Route[] {
-  return framework === 'hono' ? [...ROUTES, 'cached-middleware'] : ROUTES;
+  return framework === 'hono' ? [...ROUTES, ...HONO_ROUTES] : ROUTES;
 }
 
 /** The frameworks to run: all, or those `BENCH_FRAMEWORKS` names (comma-separated). */
@@ -167,6 +169,9 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       tiered: number;
       tieredToShape: number;
       memoryMiddleware?: number;
+      /** Hono: a lone handler with a hit's headers, in the same turn / after one await. */
+      syncShape?: number;
+      asyncShape?: number;
     }
   > = {};
   try {
@@ -227,7 +232,13 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
           redis: hello('cached'),
           memory: hello('cached-local'),
           tiered: hello('cached-tiered'),
-          ...(m['cached-middleware'] ? { memoryMiddleware: hello('cached-middleware') } : {}),
+          ...(m['cached-middleware']
+            ? {
+                memoryMiddleware: hello('cached-middleware'),
+                syncShape: hello('sync-shape'),
+                asyncShape: hello('async-shape'),
+              }
+            : {}),
         };
         const us = (route: Route) => `${m[route]!.cpuUsPerRequest.median.toFixed(1)} µs`;
         log(
@@ -251,7 +262,10 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
             (m['cached-middleware']
               ? `\n${' '.repeat(9)}hits above wrap the handler; the middleware form on the memory cache: ` +
                 `${formatOps(m['cached-middleware'].median)} (${formatRatio(hello('cached-middleware'), 1)} hello, ` +
-                `${spread(ratiosOf('cached-middleware'))}; ${us('cached-middleware')})`
+                `${spread(ratiosOf('cached-middleware'))}; ${us('cached-middleware')})\n` +
+                `${' '.repeat(9)}a lone handler with a hit's headers, no larder: in the same turn ` +
+                `${formatRatio(hello('sync-shape'), 1)} hello (${spread(ratiosOf('sync-shape'))}; ${us('sync-shape')}), ` +
+                `after one await ${formatRatio(hello('async-shape'), 1)} (${spread(ratiosOf('async-shape'))}; ${us('async-shape')})`
               : ''),
         );
       } finally {

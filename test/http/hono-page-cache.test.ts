@@ -405,6 +405,9 @@ test('repeated request headers key a page as the handler sees them (no poisoning
     const joined = await get('/lang', { 'accept-language': 'fr, de' });
     assert.equal(joined.body, 'lang=fr, de');
     assert.equal(joined.headers['cache-status'], 'larder; hit; ttl=60');
+    // A hit's Content-Length is set by @hono/node-server from the body larder gives it.
+    assert.equal(joined.headers['content-length'], String('lang=fr, de'.length));
+    assert.equal(joined.headers['transfer-encoding'], undefined);
     const fr = await get('/lang', { 'accept-language': 'fr' });
     assert.equal(fr.body, 'lang=fr');
 
