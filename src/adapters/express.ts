@@ -572,7 +572,8 @@ class ExpressExchange implements PageExchange {
       const value = headers[name];
       if (value !== undefined) res.setHeader(name, value);
     }
-    res.end(page.body);
+    // Text goes out with the headers in one write (a Buffer is written beside them).
+    res.end(page.text ?? page.body);
   }
 
   pass(cacheStatus: string): void {

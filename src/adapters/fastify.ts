@@ -625,7 +625,8 @@ function writePage(reply: FastifyReply, page: PageResponse): void {
   const res = reply.raw;
   res.writeHead(page.status, headers as Record<string, string | string[] | number>);
   // Node sends no body for HEAD nor 304 (the GET's Content-Length stays on a HEAD hit).
-  if (page.body.length > 0) res.end(page.body);
+  // Text goes out with the headers in one write (a Buffer is written beside them).
+  if (page.body.length > 0) res.end(page.text ?? page.body);
   else res.end();
 }
 

@@ -513,7 +513,7 @@ async function runHandler(handler: AnyHandler, c: Context, next: Next): Promise<
  * so there are none, and `c.res` is left alone — the response is the handler's answer.
  */
 function send(c: Context, page: PageResponse, first: boolean): Response {
-  const body = hasNoBody(page.status, c.req.method) ? null : bytes(page.body);
+  const body = hasNoBody(page.status, c.req.method) ? null : (page.text ?? bytes(page.body));
   const headers = plainHeaders(page, body !== null);
   // Reading c.res finds earlier headers (it makes the response they wait in, when none exists).
   const own = first ? undefined : c.res.headers;

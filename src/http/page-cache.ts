@@ -61,6 +61,13 @@ export interface PageResponse {
   status: number;
   headers: HeaderRecord;
   body: Buffer;
+  /**
+   * The body as the text it decodes to, on a page answered from the cache whose body was
+   * stored as UTF-8 text. An adapter sends it rather than `body` where it can: Node writes a
+   * string body and the headers in one piece, a Buffer beside them (a profile of Hono hits
+   * put that at about 1 µs per response).
+   */
+  text?: string;
 }
 
 /** What the cache holds for one page (decoded once and shared by every hit: read-only). */
@@ -472,6 +479,8 @@ interface Replays {
   /** The stored headers with Content-Length, before Age and Cache-Status. */
   base: Readonly<Record<string, string>>;
   body: Buffer;
+  /** The stored body, when it is text. */
+  text: string | undefined;
   /** The whole seconds of Age and the state the responses below were made for. */
   age: number;
   state: 'hit' | 'stale';
@@ -496,7 +505,8 @@ function replay(page: StoredPage, request: PageRequest, state: 'hit' | 'stale', 
     const base: Record<string, string> = {};
     for (const [name, value] of page.headers) base[name] = value;
     base['content-length'] = String(body.length);
-    made = { base: Object.freeze(base), body, age, state };
+    const text = typeof page.body === 'string' ? page.body : undefined;
+    made = { base: Object.freeze(base), body, text, age, state };
     replays.set(page, made);
   } else if (made.age !== age || made.state !== state) {
     made.age = age;
@@ -519,6 +529,7 @@ function replay(page: StoredPage, request: PageRequest, state: 'hit' | 'stale', 
       status: page.status,
       headers: Object.freeze(replayHeaders(made.base, page, age, state)),
       body: made.body,
+      ...(made.text === undefined ? {} : { text: made.text }),
     });
     return made.get;
   }

@@ -32,6 +32,7 @@ import http from 'node:http';
 import { after, before, describe, test } from 'node:test';
 import { createLarder, type Larder } from '../../src/larder.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
+import { waitFor } from '../support/redis-server.js';
 
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -285,12 +286,32 @@ export function pageCacheSuite(
         assert.equal(calls.get('flaky'), 2, 'the origin was asked, and failed');
       });
 
+      test('a UTF-8 page comes back byte for byte on a hit, its Content-Length counted in bytes', async () => {
+        const q = 'héllo € ✓';
+        const url = `${ctx.base}/page?q=${encodeURIComponent(q)}`;
+        const first = await fetch(url);
+        const rendered = Buffer.from(await first.arrayBuffer());
+        assert.ok(rendered.toString('utf8').includes(q), rendered.toString('utf8'));
+        for (const method of ['GET', 'HEAD']) {
+          const hit = await fetch(url, { method });
+          assert.match(hit.headers.get('cache-status') ?? '', /hit/, method);
+          assert.equal(hit.headers.get('content-length'), String(rendered.length), method);
+          const body = Buffer.from(await hit.arrayBuffer());
+          assert.deepEqual(body, method === 'GET' ? rendered : Buffer.alloc(0), method);
+        }
+      });
+
       test('stale-while-revalidate: others get the stale page while one request re-renders', async () => {
         const { base } = ctx;
         assert.equal(await (await fetch(`${base}/swr`)).text(), 'swr #1');
         await sleep(1200);
         const refreshing = fetch(`${base}/swr`);
-        await sleep(50);
+        // Once the refresh is rendering (it takes 200 ms), not after a guessed delay: on a
+        // loaded machine the first request could reach the server after the second.
+        await waitFor(() => calls.get('swr') === 2, {
+          what: 'the refresh to start rendering',
+          timeoutMs: 5000,
+        });
         const other = await fetch(`${base}/swr`);
         assert.equal(await other.text(), 'swr #1');
         assert.match(other.headers.get('cache-status') ?? '', /fwd=stale/);
