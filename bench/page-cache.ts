@@ -240,17 +240,19 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
               }
             : {}),
         };
+        // Three decimals: the target is a line (0.8x), and 0.795 would print as 0.80x.
+        const x3 = (ratio: number) => `${ratio.toFixed(3)}x`;
         const us = (route: Route) => `${m[route]!.cpuUsPerRequest.median.toFixed(1)} µs`;
         log(
           `${framework.padEnd(8)} hello ${formatOps(m.hello!.median)} req/s · hello shaped as a hit ` +
-            `${formatOps(m['hello-shape']!.median)} (${formatRatio(hello('hello-shape'), 1)} hello; tiered hit = ` +
+            `${formatOps(m['hello-shape']!.median)} (${x3(hello('hello-shape'))} hello; tiered hit = ` +
             `${formatRatio(ratios[framework]!.tieredToShape, 1)} it) · hello + raw GET ` +
-            `${formatOps(m['raw-get']!.median)} (${formatRatio(hello('raw-get'), 1)} hello) · hit on Redis ${formatOps(m.cached!.median)} ` +
-            `(${formatRatio(hello('cached'), 1)} hello) · in memory ${formatOps(m['cached-local']!.median)} ` +
-            `(${formatRatio(hello('cached-local'), 1)}) · tiered ${formatOps(m['cached-tiered']!.median)} ` +
-            `(${formatRatio(hello('cached-tiered'), 1)}) · uncached 20 ms origin ${formatOps(m.origin!.median)} ` +
+            `${formatOps(m['raw-get']!.median)} (${x3(hello('raw-get'))} hello) · hit on Redis ${formatOps(m.cached!.median)} ` +
+            `(${x3(hello('cached'))} hello) · in memory ${formatOps(m['cached-local']!.median)} ` +
+            `(${x3(hello('cached-local'))}) · tiered ${formatOps(m['cached-tiered']!.median)} ` +
+            `(${x3(hello('cached-tiered'))}) · uncached 20 ms origin ${formatOps(m.origin!.median)} ` +
             `(Redis hit = ${formatRatio(m.cached!.median, m.origin!.median)} origin)\n` +
-            `${' '.repeat(9)}control, hello world again: ${formatRatio(hello('hello-again'), 1)} hello ` +
+            `${' '.repeat(9)}control, hello world again: ${x3(hello('hello-again'))} hello ` +
             `(${spread(ratiosOf('hello-again'))}), the noise every ratio here carries\n` +
             `${' '.repeat(9)}round-by-round ratios to hello (lowest–highest): shaped ${spread(ratiosOf('hello-shape'))} · raw GET ${spread(ratiosOf('raw-get'))} · ` +
             `Redis hit ${spread(ratiosOf('cached'))} · memory ${spread(ratiosOf('cached-local'))} · tiered ${spread(ratiosOf('cached-tiered'))}\n` +
@@ -261,11 +263,11 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
             `tiered hit ${m['cached-tiered']!.redisGetsPerRequest.toFixed(3)}` +
             (m['cached-middleware']
               ? `\n${' '.repeat(9)}hits above wrap the handler; the middleware form on the memory cache: ` +
-                `${formatOps(m['cached-middleware'].median)} (${formatRatio(hello('cached-middleware'), 1)} hello, ` +
+                `${formatOps(m['cached-middleware'].median)} (${x3(hello('cached-middleware'))} hello, ` +
                 `${spread(ratiosOf('cached-middleware'))}; ${us('cached-middleware')})\n` +
                 `${' '.repeat(9)}a lone handler with a hit's headers, no larder: in the same turn ` +
-                `${formatRatio(hello('sync-shape'), 1)} hello (${spread(ratiosOf('sync-shape'))}; ${us('sync-shape')}), ` +
-                `after one await ${formatRatio(hello('async-shape'), 1)} (${spread(ratiosOf('async-shape'))}; ${us('async-shape')})`
+                `${x3(hello('sync-shape'))} hello (${spread(ratiosOf('sync-shape'))}; ${us('sync-shape')}), ` +
+                `after one await ${x3(hello('async-shape'))} (${spread(ratiosOf('async-shape'))}; ${us('async-shape')})`
               : ''),
         );
       } finally {
