@@ -267,10 +267,10 @@ export function formatOps(value: number | undefined): string {
   return value === undefined || Number.isNaN(value) ? '—' : Math.round(value).toLocaleString('en-US');
 }
 
-/** `subject / baseline` as `1.23x`, or `—` when either is missing or the ratio is not finite. */
-export function formatRatio(subject: number | undefined, baseline: number | undefined): string {
+/** `subject / baseline` as `1.23x` (`digits` decimals), or `—` when either is missing or the ratio is not finite. */
+export function formatRatio(subject: number | undefined, baseline: number | undefined, digits = 2): string {
   const ratio = subject === undefined || baseline === undefined ? Number.NaN : subject / baseline;
-  return Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : '—';
+  return Number.isFinite(ratio) ? `${ratio.toFixed(digits)}x` : '—';
 }
 
 /** The subject/baseline ratio of a row: paired run by run when the row has runs, else of the medians. */

@@ -394,11 +394,11 @@ export class Cache {
    * @example const page = cache.getSharedNow<StoredPage>(key);
    */
   getSharedNow<T = unknown>(key: string, options?: VersionOptions): T | undefined | typeof NOT_IN_PROCESS {
+    const made = this.#memoKey(key, options?.version);
     if (this.#local !== undefined) {
-      const hit = this.#local.get(this.#memoKey(key, options?.version));
+      const hit = this.#local.get(made);
       return this.#isLocalHit(hit) ? (hit.value as T) : NOT_IN_PROCESS;
     }
-    const made = this.#memoKey(key, options?.version);
     const backend = this.backend;
     if (backend.getNow === undefined) return NOT_IN_PROCESS;
     const start = this.#ops === undefined ? -1 : this.#clock();

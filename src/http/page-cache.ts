@@ -479,8 +479,6 @@ interface Replays {
   /** The stored headers with Content-Length, before Age and Cache-Status. */
   base: Readonly<Record<string, string>>;
   body: Buffer;
-  /** The stored body, when it is text. */
-  text: string | undefined;
   /** The whole seconds of Age and the state the responses below were made for. */
   age: number;
   state: 'hit' | 'stale';
@@ -505,8 +503,7 @@ function replay(page: StoredPage, request: PageRequest, state: 'hit' | 'stale', 
     const base: Record<string, string> = {};
     for (const [name, value] of page.headers) base[name] = value;
     base['content-length'] = String(body.length);
-    const text = typeof page.body === 'string' ? page.body : undefined;
-    made = { base: Object.freeze(base), body, text, age, state };
+    made = { base: Object.freeze(base), body, age, state };
     replays.set(page, made);
   } else if (made.age !== age || made.state !== state) {
     made.age = age;
@@ -529,7 +526,8 @@ function replay(page: StoredPage, request: PageRequest, state: 'hit' | 'stale', 
       status: page.status,
       headers: Object.freeze(replayHeaders(made.base, page, age, state)),
       body: made.body,
-      ...(made.text === undefined ? {} : { text: made.text }),
+      // A text page keeps its stored string, for adapters to send (PageResponse.text).
+      ...(typeof page.body === 'string' ? { text: page.body } : {}),
     });
     return made.get;
   }
