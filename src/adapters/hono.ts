@@ -372,31 +372,35 @@ class HonoPageRequest implements PageRequest {
   readonly host: string;
   readonly url: string;
   readonly #c: Context;
-  /** Node's parsed headers under @hono/node-server over HTTP/1 (see `nodeHeaders`). */
-  readonly #node: NodeHeaders | undefined;
+  /** Node's request under @hono/node-server over HTTP/1 (see `nodeRequest`). */
+  readonly #node: NodeRequest | undefined;
 
   constructor(c: Context) {
     const parts = partsOf(c.req.url);
     this.#c = c;
-    this.#node = nodeHeaders(c);
+    this.#node = nodeRequest(c);
     this.method = c.req.method;
     this.scheme = parts.scheme;
-    this.host = c.req.header('host') ?? parts.host;
     this.url = parts.path;
+    this.host = this.header('host') ?? parts.host;
   }
 
   header(name: string): string | undefined {
     const node = this.#node;
-    if (node === undefined || KEPT_ONCE.has(name)) return this.#c.req.header(name);
-    const value = node[name];
+    if (node === undefined) return this.#c.req.header(name);
+    if (KEPT_ONCE.has(name)) {
+      const joined = everyCopy(node.rawHeaders, name);
+      return joined === null ? this.#c.req.header(name) : joined;
+    }
+    const value = node.headers[name];
     return typeof value === 'string' || value === undefined ? value : value.join(', ');
   }
 }
 
 /**
  * Headers Node keeps only the first of when a request repeats them, where `c.req.header()`
- * joins every copy. Those are read through Hono: a page rendered for `User-Agent: a, b` must
- * not be stored under the key of `User-Agent: a`.
+ * joins every copy. Those are read from the raw list, joined the same way: a page rendered
+ * for `User-Agent: a, b` must not be stored under the key of `User-Agent: a`.
  */
 const KEPT_ONCE = new Set([
   'age',
@@ -422,18 +426,62 @@ const KEPT_ONCE = new Set([
 /** Node's parsed request headers: lower-case names, repeated ones joined as Node joins them. */
 type NodeHeaders = Readonly<Record<string, string | string[] | undefined>>;
 
+/** What a hit reads of Node's request: its parsed headers, and the list they came from. */
+interface NodeRequest {
+  headers: NodeHeaders;
+  /** Names and values as received, alternating. */
+  rawHeaders: readonly string[];
+}
+
 /**
- * The request's headers as Node parsed them, when @hono/node-server serves HTTP/1 (`c.env.incoming`):
- * a hit reads If-None-Match and what its page varies on, and `c.req.header()` goes through
- * @hono/node-server's Headers (a name check, a value check, a normalisation) for each. Node's
- * object joins repeated headers as Headers does, but for {@link KEPT_ONCE}. `undefined` elsewhere.
+ * Node's request when @hono/node-server serves HTTP/1 (`c.env.incoming`): a hit reads
+ * If-None-Match, `Host` and what its page varies on, and `c.req.header()` goes through
+ * @hono/node-server's Headers (a name check, a copy of the raw list, a value check) for each.
+ * Node's object joins repeated headers as Headers does, but for {@link KEPT_ONCE}. `undefined`
+ * elsewhere.
  */
-function nodeHeaders(c: Context): NodeHeaders | undefined {
-  const incoming = (c.env as { incoming?: { httpVersionMajor?: unknown; headers?: unknown } } | undefined)
-    ?.incoming;
+function nodeRequest(c: Context): NodeRequest | undefined {
+  const incoming = (
+    c.env as
+      | { incoming?: { httpVersionMajor?: unknown; headers?: unknown; rawHeaders?: unknown } }
+      | undefined
+  )?.incoming;
   if (incoming === undefined || incoming.httpVersionMajor !== 1) return undefined;
-  const { headers } = incoming;
-  return typeof headers === 'object' && headers !== null ? (headers as NodeHeaders) : undefined;
+  const { headers, rawHeaders } = incoming;
+  return typeof headers === 'object' && headers !== null && Array.isArray(rawHeaders)
+    ? (incoming as NodeRequest)
+    : undefined;
+}
+
+/**
+ * Every copy of the header `name` (lower-case) in a raw list, joined with `, ` and trimmed of
+ * HTTP whitespace, as Fetch's `Headers.get` gives it; `undefined` when it is absent. `null`
+ * when a value holds what Headers refuses (NUL, CR, LF; Node's parser never lets those
+ * through): the caller then asks Hono.
+ */
+function everyCopy(raw: readonly string[], name: string): string | undefined | null {
+  let joined: string | undefined;
+  for (let i = 0; i < raw.length; i += 2) {
+    const rawName = raw[i]!;
+    if (rawName.length !== name.length || rawName.toLowerCase() !== name) continue;
+    const value = trimHttpWhitespace(raw[i + 1]!);
+    if (/[\0\r\n]/.test(value)) return null;
+    joined = joined === undefined ? value : `${joined}, ${value}`;
+  }
+  return joined;
+}
+
+/** `value` without leading or trailing HTTP whitespace (tab, space, CR, LF; Fetch's normalize). */
+function trimHttpWhitespace(value: string): string {
+  let start = 0;
+  let end = value.length;
+  while (start < end && isHttpWhitespace(value.charCodeAt(start))) start++;
+  while (end > start && isHttpWhitespace(value.charCodeAt(end - 1))) end--;
+  return start === 0 && end === value.length ? value : value.slice(start, end);
+}
+
+function isHttpWhitespace(code: number): boolean {
+  return code === 0x20 || code === 0x09 || code === 0x0a || code === 0x0d;
 }
 
 /**

@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
+import net, { type AddressInfo } from 'node:net';
 import { test } from 'node:test';
 import { type ServerType, serve } from '@hono/node-server';
 import { Hono } from 'hono';
@@ -419,6 +419,43 @@ test('repeated request headers key a page as the handler sees them (no poisoning
     const otherTag = await get('/lang', { 'accept-language': 'fr, de', 'if-none-match': '"other"' });
     assert.equal(otherTag.status, 200);
     assert.equal(otherTag.body, 'lang=fr, de');
+  } finally {
+    await new Promise<void>((r) => server.close(() => r()));
+    await larder.close();
+  }
+});
+
+test('a repeated Host keys the page by every copy, as c.req.header() gives it to the handler', async () => {
+  const larder = createLarder({ logger: false, redis: false }, {});
+  const web = adapt(larder);
+  const app = new Hono();
+  app.get('/host', web.cachePage(60)((c) => c.text(`host=${c.req.header('host')}`)));
+  const server = await new Promise<ServerType>((resolve) => {
+    const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
+  });
+  const { port } = server.address() as AddressInfo;
+  // Node accepts two Host lines and keeps the first in req.headers; a raw socket sends them.
+  const rawGet = (hosts: string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        const lines = hosts.map((h) => `Host: ${h}\r\n`).join('');
+        socket.write(`GET /host HTTP/1.1\r\n${lines}Connection: close\r\n\r\n`);
+      });
+      let reply = '';
+      socket.setEncoding('utf8');
+      socket.on('data', (chunk: string) => (reply += chunk));
+      socket.on('end', () => resolve(reply));
+      socket.on('error', reject);
+    });
+  try {
+    const twice = await rawGet(['shop.example', 'evil.example']);
+    assert.match(twice, /\r\n\r\nhost=shop\.example, evil\.example$/);
+    assert.match(twice, /cache-status: larder; fwd=uri-miss; stored/i);
+    // The page rendered for both copies is not the one stored for the first alone.
+    const once = await rawGet(['shop.example']);
+    assert.match(once, /\r\n\r\nhost=shop\.example$/);
+    assert.match(once, /cache-status: larder; fwd=uri-miss; stored/i);
+    assert.match(await rawGet(['shop.example']), /cache-status: larder; hit; ttl=60/i);
   } finally {
     await new Promise<void>((r) => server.close(() => r()));
     await larder.close();
