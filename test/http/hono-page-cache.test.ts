@@ -429,7 +429,10 @@ test('a repeated Host keys the page by every copy, as c.req.header() gives it to
   const larder = createLarder({ logger: false, redis: false }, {});
   const web = adapt(larder);
   const app = new Hono();
-  app.get('/host', web.cachePage(60)((c) => c.text(`host=${c.req.header('host')}`)));
+  app.get(
+    '/host',
+    web.cachePage(60)((c) => c.text(`host=${c.req.header('host')}`)),
+  );
   const server = await new Promise<ServerType>((resolve) => {
     const s = serve({ fetch: app.fetch, port: 0, hostname: '127.0.0.1' }, () => resolve(s));
   });
