@@ -9,7 +9,10 @@
  * in-process tier of decoded pages, so a hit makes no round trip) and `/origin` (the same
  * 20 ms origin uncached), plus two references without larder: `/raw-get`, the framework's
  * hello world with one raw node-redis GET per request, and `/hello-shape`, hello world through
- * one middleware that does nothing, with the five headers a hit carries. On Hono the cached
+ * one middleware that does nothing, with the five headers a hit carries, and `/shared-get-shape`,
+ * the same after one raw GET that concurrent requests share (they join the one in flight, as
+ * larder's hits do): the least a Redis hit can cost (on Hono from a lone handler, as Hono's
+ * hits are made). On Hono the cached
  * routes wrap their handler (`cachePage(ttl)(handler)`) and `/cached-middleware` is the
  * middleware form on the memory cache; `/sync-shape` and `/async-shape` (Hono only) answer
  * with a hit's headers from a lone handler, in the same turn or after an `await`.
@@ -50,6 +53,13 @@ raw.on('error', (error) => console.error(`bench page-cache server: ${error}`));
 await raw.connect();
 await raw.set(RAW_KEY, page);
 const rawGet = () => raw.get(RAW_KEY) as Promise<string>;
+// `/shared-get-shape`: the least a Redis hit costs — one raw GET that concurrent requests share
+// (a request joins the one in flight, as larder's hits do), then a hit's headers.
+let getInFlight: Promise<string> | undefined;
+const sharedGet = () =>
+  (getInFlight ??= rawGet().finally(() => {
+    getInFlight = undefined;
+  }));
 // `/hello-shape`: hello world through one middleware that does nothing, answering with the five
 // headers a hit carries (fixed values of the same length): what a page cache made as a
 // middleware costs at the least, before it looks anything up.
@@ -92,6 +102,14 @@ async function start(): Promise<number> {
         res.set(HIT_HEADERS).send('hello world');
       },
     );
+    app.get(
+      '/shared-get-shape',
+      (_req, _res, next) => next(),
+      async (_req, res) => {
+        await sharedGet();
+        res.set(HIT_HEADERS).send('hello world');
+      },
+    );
     const server = app.listen(0, '127.0.0.1');
     await new Promise((r) => server.once('listening', r));
     return (server.address() as { port: number }).port;
@@ -116,6 +134,10 @@ async function start(): Promise<number> {
     app.get('/hello-shape', { onRequest: (_req, _reply, done) => done() }, async (_req, reply) =>
       reply.headers(HIT_HEADERS).send('hello world'),
     );
+    app.get('/shared-get-shape', { onRequest: (_req, _reply, done) => done() }, async (_req, reply) => {
+      await sharedGet();
+      return reply.headers(HIT_HEADERS).send('hello world');
+    });
     await app.listen({ port: 0, host: '127.0.0.1' });
     return (app.server.address() as { port: number }).port;
   }
@@ -146,6 +168,11 @@ async function start(): Promise<number> {
     app.get('/sync-shape', () => new Response('hello world', { status: 200, headers: shaped }));
     app.get('/async-shape', async () => {
       await null;
+      return new Response('hello world', { status: 200, headers: shaped });
+    });
+    // On Hono, the Redis hit's reach is a lone handler too, as its hits wrap the handler.
+    app.get('/shared-get-shape', async () => {
+      await sharedGet();
       return new Response('hello world', { status: 200, headers: shaped });
     });
     return new Promise((resolve) => {

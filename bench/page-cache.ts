@@ -9,6 +9,8 @@
  * plus one raw node-redis GET, no larder) is what a hit costing one GET per request can reach.
  * `/hello-shape` (hello world through one middleware that does nothing, with the five headers a
  * hit carries) is what any page cache made as a middleware costs before it looks anything up.
+ * `/shared-get-shape` is that after one raw GET shared by concurrent requests, as larder shares
+ * its hits' GETs: what a Redis hit can reach on this machine without larder's work.
  * `BENCH_FRAMEWORKS=fastify,hono` limits the run to some frameworks.
  *
  * On Hono the hits wrap the route's handler (`cachePage(ttl)(handler)`): a lone handler keeps
@@ -53,6 +55,7 @@ const ROUTES = [
   'hello-again',
   'hello-shape',
   'raw-get',
+  'shared-get-shape',
   'cached',
   'cached-local',
   'cached-tiered',
@@ -164,6 +167,8 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
       control: number;
       shape: number;
       rawGet: number;
+      /** Hello world shaped as a hit, after a raw GET shared by concurrent requests. */
+      sharedGet: number;
       redis: number;
       memory: number;
       tiered: number;
@@ -230,6 +235,7 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
             ratiosOf('cached-tiered').map((value, r) => value / ratiosOf('hello-shape')[r]!),
           ),
           rawGet: hello('raw-get'),
+          sharedGet: hello('shared-get-shape'),
           redis: hello('cached'),
           memory: hello('cached-local'),
           tiered: hello('cached-tiered'),
@@ -251,6 +257,10 @@ export async function run(options: BenchOptions = {}): Promise<BenchResult> {
             `(${toHello('cached-local')}) · tiered ${formatOps(m['cached-tiered']!.median)} ` +
             `(${toHello('cached-tiered')}) · uncached 20 ms origin ${formatOps(m.origin!.median)} ` +
             `(Redis hit = ${formatRatio(m.cached!.median, m.origin!.median)} origin)\n` +
+            `${' '.repeat(9)}a Redis hit's reach without larder (a shared raw GET, a hit's headers): ` +
+            `${formatOps(m['shared-get-shape']!.median)} (${toHello('shared-get-shape')} hello, ` +
+            `${spread(ratiosOf('shared-get-shape'))}; ${us('shared-get-shape')}; ` +
+            `${m['shared-get-shape']!.redisGetsPerRequest.toFixed(3)} GETs per request)\n` +
             `${' '.repeat(9)}control, hello world again: ${toHello('hello-again')} hello ` +
             `(${spread(ratiosOf('hello-again'))}), the noise every ratio here carries\n` +
             `${' '.repeat(9)}round-by-round ratios to hello (lowest–highest): shaped ${spread(ratiosOf('hello-shape'))} · raw GET ${spread(ratiosOf('raw-get'))} · ` +
