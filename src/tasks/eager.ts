@@ -52,6 +52,8 @@ export function eagerDriver(
   const schedules = new Map<string, NodeJS.Timeout>();
   const running = new Set<Promise<void>>();
   const stop = new AbortController();
+  /** `wait()`s on ids not enqueued (yet): woken when a job with that key is added. */
+  const lookers = new Map<string, Set<() => void>>();
   let finishedCount = 0;
   let closed = false;
 
@@ -171,6 +173,8 @@ export function eagerDriver(
       ...(parent !== undefined ? { parent } : {}),
     };
     jobs.set(k, job);
+    const waiting = lookers.get(k);
+    if (waiting) for (const wake of waiting) wake();
     return job;
   }
 
@@ -206,20 +210,25 @@ export function eagerDriver(
     },
 
     async wait(id, queue, timeoutMs) {
-      const job = jobs.get(key(queue, id));
-      if (!job) return undefined;
-      if (!FINISHED.has(job.state.status)) {
-        await new Promise<void>((resolve) => {
-          const timer = setTimeout(done, timeoutMs);
-          function done() {
-            clearTimeout(timer);
-            job?.waiters.delete(done);
-            resolve();
-          }
-          job.waiters.add(done);
-        });
-      }
-      return { ...job.state };
+      const k = key(queue, id);
+      const job = jobs.get(k);
+      if (job && FINISHED.has(job.state.status)) return { ...job.state };
+      // An id not enqueued (yet) is waited on too, as Celery waits on PENDING: returning at
+      // once would make get() loop on microtasks and starve every timer in the process.
+      const waiters = job?.waiters ?? lookers.get(k) ?? new Set<() => void>();
+      if (!job) lookers.set(k, waiters);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, timeoutMs);
+        function done() {
+          clearTimeout(timer);
+          waiters.delete(done);
+          if (!job && waiters.size === 0 && lookers.get(k) === waiters) lookers.delete(k);
+          resolve();
+        }
+        waiters.add(done);
+      });
+      const now = jobs.get(k);
+      return now ? { ...now.state } : undefined;
     },
 
     async revoke(id, queue) {

@@ -184,7 +184,10 @@ export interface TaskDriver {
   enqueueFlow(root: FlowSpec): Promise<void>;
   /** The job's state now. */
   state(id: string, queue: string): Promise<JobState | undefined>;
-  /** Resolves when the job is finished (success, failure or revoked), or at `timeoutMs` with its state then. */
+  /**
+   * Resolves when the job is finished (success, failure or revoked), or at `timeoutMs` with its
+   * state then. An id not enqueued (yet) is waited on as well, never answered at once.
+   */
   wait(id: string, queue: string, timeoutMs: number): Promise<JobState | undefined>;
   /** Drops the job if it has not started; never starts it again. Returns true when it was dropped unstarted. */
   revoke(id: string, queue: string): Promise<boolean>;
