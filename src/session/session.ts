@@ -403,6 +403,10 @@ export class Session<Data extends SessionData = SessionData> {
         await store.index.remove(userId, this.#previousKey);
       this.#previousKey = undefined;
     }
+    // Who the stored session must be listed under: the user logging in, or — when the data
+    // moves to a new id (cycleKey without a login) — the user it carries over, or revokeAll
+    // would miss it while it stays logged in.
+    let listUnder = this.#pendingLogin;
     if (this.#state === 'stored' && this.key !== null) {
       const userId = this.#meta?.userId;
       // A logged-in session keeps its user's index alive as long as itself (sent together).
@@ -417,10 +421,9 @@ export class Session<Data extends SessionData = SessionData> {
           'A new session id collided with a stored one; nothing was saved. Retry the request.',
         );
       }
+      listUnder ??= write.meta.userId || undefined;
     }
-    if (this.#pendingLogin !== undefined && store.index) {
-      await store.index.add(this.#pendingLogin, this.key, write.ttl);
-    }
+    if (listUnder !== undefined && store.index) await store.index.add(listUnder, this.key, write.ttl);
     // The store keeps no reference to the meta it loaded: update it in place.
     this.#meta = Object.assign(this.#meta ?? { created: now, lastSeen: now }, write.meta) as SessionMeta;
     this.#state = 'stored';
