@@ -50,7 +50,9 @@ export interface LadderOptions {
  */
 export interface RateLimitOptions<Req> {
   /**
-   * The subject to count for. `undefined` (or `''`) falls back to the default.
+   * The subject to count for, counted as `key:<value>`: a namespace of its own, so no value
+   * (`ip:203.0.113.7`, `user:42`) can use up a default subject's quota or earn it a ban.
+   * `undefined` (or `''`) falls back to the default.
    * @default `user:<id>` when the session (`web.session()`, placed before) has a logged-in user, else `ip:<client address>` (IPv6 by /64)
    */
   key?: (request: Req) => string | undefined | Promise<string | undefined>;
@@ -108,7 +110,7 @@ export function createRateLimit<Req>(
     try {
       const chosen = key === undefined ? undefined : await key(request);
       // The default loads the session (to see who is logged in): its store may be down too.
-      const subject = chosen !== undefined && chosen !== '' ? chosen : await subjectOf();
+      const subject = chosen === undefined || chosen === '' ? await subjectOf() : keySubject(chosen);
       const units = typeof cost === 'function' ? await cost(request) : cost;
       if (ladder) {
         const banned = await ladder.bannedFor(subject);
@@ -141,6 +143,17 @@ export async function defaultSubject(session: unknown, address: () => string | u
   }
   const ip = address();
   return ip === undefined ? 'ip:unknown' : ipSubject(ip);
+}
+
+/**
+ * The subject for a value of `key(req)`: `key:<value>`, never equal to a default subject
+ * (`user:…`, `ip:…`), whatever the client put in the header it came from. Anything but a
+ * string is passed on as it is, for the limiter to refuse with a `RateLimitUsageError`.
+ *
+ * @example keySubject('ip:203.0.113.7') // 'key:ip:203.0.113.7'
+ */
+function keySubject(value: unknown): string {
+  return typeof value === 'string' ? `key:${value}` : (value as string);
 }
 
 /**
