@@ -8,6 +8,7 @@
 import { TaskRevokedError, TaskUsageError } from '../errors.js';
 import type { TaskCounter } from '../metrics/metrics.js';
 import { recordFailure, retryDelay, revokedMessage, runOnce } from './run.js';
+import { cancel, type LongTimer, later } from './timers.js';
 import type {
   FailureRecord,
   FlowSpec,
@@ -27,7 +28,7 @@ interface EagerJob {
   spec: JobSpec;
   state: JobState;
   finishedAt?: number;
-  timer?: NodeJS.Timeout;
+  timer?: LongTimer;
   revoked: boolean;
   waiters: Set<() => void>;
   /** For a flow parent: its children's ids, in order, and how many are still to succeed. */
@@ -49,7 +50,7 @@ export function eagerDriver(
   counter?: TaskCounter,
 ): TaskDriver {
   const jobs = new Map<string, EagerJob>();
-  const schedules = new Map<string, NodeJS.Timeout>();
+  const schedules = new Map<string, LongTimer>();
   const running = new Set<Promise<void>>();
   const stop = new AbortController();
   /** `wait()`s on ids not enqueued (yet): woken when a job with that key is added. */
@@ -100,7 +101,7 @@ export function eagerDriver(
 
   function arm(job: EagerJob, delay: number): void {
     if (closed) return;
-    job.timer = setTimeout(() => {
+    job.timer = later(() => {
       job.timer = undefined;
       const run = attempt(job).finally(() => running.delete(run));
       running.add(run);
@@ -218,9 +219,9 @@ export function eagerDriver(
       const waiters = job?.waiters ?? lookers.get(k) ?? new Set<() => void>();
       if (!job) lookers.set(k, waiters);
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(done, timeoutMs);
+        const timer = later(done, timeoutMs);
         function done() {
-          clearTimeout(timer);
+          cancel(timer);
           waiters.delete(done);
           if (!job && waiters.size === 0 && lookers.get(k) === waiters) lookers.delete(k);
           resolve();
@@ -236,29 +237,28 @@ export function eagerDriver(
       if (!job || FINISHED.has(job.state.status)) return false;
       job.revoked = true;
       if (job.state.status === 'started') return false; // runs on; never retried
-      clearTimeout(job.timer);
+      cancel(job.timer);
       const error = new TaskRevokedError(revokedMessage(job.spec.task, id, 'revoked'));
       finish(job, { status: 'revoked', failure: recordFailure(error) });
       return true;
     },
 
     async schedule(name, spec, job) {
-      clearTimeout(schedules.get(name));
+      cancel(schedules.get(name));
       let n = 0;
       const next = (): number => ('every' in spec ? spec.every : cronDelay(spec.cron, spec.tz));
       const tick = () => {
         if (closed) return;
         void driver.enqueue({ ...job, id: `repeat:${name}:${Date.now()}:${++n}`, delay: 0 });
-        schedules.set(name, setTimeout(tick, next()));
+        schedules.set(name, later(tick, next()));
       };
       if ('cron' in spec) await checkCron(spec.cron, spec.tz);
       // As BullMQ's job schedulers: an interval fires at once, then every interval; cron at its next tick.
-      schedules.set(name, setTimeout(tick, 'every' in spec ? 0 : next()));
+      schedules.set(name, later(tick, 'every' in spec ? 0 : next()));
     },
 
     async unschedule(name) {
-      const timer = schedules.get(name);
-      clearTimeout(timer);
+      cancel(schedules.get(name));
       return schedules.delete(name);
     },
 
@@ -277,9 +277,9 @@ export function eagerDriver(
     async close() {
       if (closed) return;
       closed = true;
-      for (const timer of schedules.values()) clearTimeout(timer);
+      for (const timer of schedules.values()) cancel(timer);
       schedules.clear();
-      for (const job of jobs.values()) clearTimeout(job.timer);
+      for (const job of jobs.values()) cancel(job.timer);
       await Promise.allSettled([...running]);
       stop.abort(new TaskRevokedError('the Larder was closed'));
     },

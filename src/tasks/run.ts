@@ -3,6 +3,7 @@
  * the abort signal, and how a failure is recorded and rebuilt as an error.
  */
 import { TaskFailedError, TaskRevokedError, TaskTimeoutError } from '../errors.js';
+import { cancel, type LongTimer, later } from './timers.js';
 import type { FailureRecord, JobState, TaskContext, TaskDefinition } from './types.js';
 
 /**
@@ -19,7 +20,7 @@ export async function runOnce(
   const controller = new AbortController();
   const onStop = () => controller.abort(stop?.reason);
   stop?.addEventListener('abort', onStop, { once: true });
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   try {
     const run = Promise.resolve().then(() => def.handler(args, { ...ctx, signal: controller.signal }));
     if (def.timeLimit === undefined) return await run;
@@ -27,7 +28,7 @@ export async function runOnce(
     return await Promise.race([
       run,
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => {
+        timer = later(() => {
           const error = new TaskTimeoutError(
             `Task ${JSON.stringify(def.name)} (id ${ctx.id}) ran past its timeLimit of ${limit} ms and was stopped. ` +
               'Raise timeLimit at define(), or make the handler watch ctx.signal and stop sooner.',
@@ -38,7 +39,7 @@ export async function runOnce(
       }),
     ]);
   } finally {
-    clearTimeout(timer);
+    cancel(timer);
     stop?.removeEventListener('abort', onStop);
   }
 }
