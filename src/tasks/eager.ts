@@ -31,8 +31,12 @@ interface EagerJob {
   timer?: LongTimer;
   revoked: boolean;
   waiters: Set<() => void>;
-  /** For a flow parent: its children's ids, in order, and how many are still to succeed. */
-  children?: { ids: string[]; left: number };
+  /**
+   * For a flow parent: its children's keys (queue and id), in order, and how many are still
+   * to succeed. Keys, not ids: a flow's steps may be on different queues, as in BullMQ.
+   */
+  children?: { keys: string[]; left: number };
+  /** For a flow child: its parent's key. */
   parent?: string;
 }
 
@@ -82,7 +86,7 @@ export function eagerDriver(
 
   /** A child finished: start the parent when all succeeded, fail it with the first failure. */
   function settleChild(child: EagerJob): void {
-    const parent = jobs.get(key(child.spec.queue, child.parent as string));
+    const parent = jobs.get(child.parent as string);
     if (!parent || FINISHED.has(parent.state.status) || !parent.children) return;
     if (child.state.status === 'success') {
       if (--parent.children.left === 0) arm(parent, parent.spec.delay);
@@ -111,7 +115,7 @@ export function eagerDriver(
   function payloadOf(job: EagerJob): unknown {
     const { payload } = job.spec;
     if (payload.from === 'args') return payload.args;
-    const results = (job.children?.ids ?? []).map((id) => jobs.get(key(job.spec.queue, id))?.state.result);
+    const results = (job.children?.keys ?? []).map((k) => jobs.get(k)?.state.result);
     return payload.from === 'previous' ? results[0] : results;
   }
 
@@ -186,8 +190,8 @@ export function eagerDriver(
       arm(job, spec.delay);
       return;
     }
-    job.children = { ids: spec.children.map((c) => c.id), left: spec.children.length };
-    for (const child of spec.children) addFlow(child, spec.id);
+    job.children = { keys: spec.children.map((c) => key(c.queue, c.id)), left: spec.children.length };
+    for (const child of spec.children) addFlow(child, key(spec.queue, spec.id));
   }
 
   const driver: TaskDriver = {

@@ -1,0 +1,45 @@
+/**
+ * Regressions where the eager driver and BullMQ disagreed: each case runs on both (BullMQ
+ * on the shared Redis standalone server, a worker in this process), named after what it
+ * guards. The conformance suite (`test/conformance/tasks.suite.ts`) holds the rest.
+ */
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { createLarder, type Larder } from '../../src/larder.js';
+import type { TaskWorker } from '../../src/tasks/index.js';
+import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
+
+const GET = { timeout: '15s' } as const;
+const QUEUES = ['default', 'io', 'db'];
+
+for (const driver of ['eager', 'bullmq'] as const) {
+  describe(`tasks on ${driver}`, () => {
+    let larder: Larder;
+    let worker: TaskWorker;
+    let n = 0;
+    const name = (label: string) => `${label}-${++n}`;
+
+    before(async () => {
+      const redis = driver === 'bullmq' ? redisUrlFor('standalone') : false;
+      larder = createLarder({ redis, logger: false, tasks: { prefix: uniquePrefix('parity') } }, {});
+      assert.equal(larder.tasks.driverKind, driver);
+      worker = await larder.tasks.startWorker({ queues: QUEUES, concurrency: 4 });
+    });
+
+    after(async () => {
+      await worker.close();
+      await larder.close();
+    });
+
+    test('a chain and a chord whose steps are on different queues settle with their results', async () => {
+      const fetchIt = larder.tasks.define(name('fetch'), (n: number) => n * 2, { queue: 'io' });
+      const store = larder.tasks.define(name('store'), (v: number) => v + 1, { queue: 'db' });
+      const sum = larder.tasks.define(name('sum'), (xs: number[]) => xs.reduce((a, b) => a + b, 0), {
+        queue: 'db',
+      });
+      assert.equal(await larder.tasks.chain(fetchIt.s(20), store.s()).applyAsync().get(GET), 41);
+      const chord = larder.tasks.chord([fetchIt.s(1), fetchIt.s(2), store.s(10)], sum.s()).applyAsync();
+      assert.equal(await chord.get(GET), 2 + 4 + 11);
+    });
+  });
+}
