@@ -10,7 +10,13 @@ import { BackendUnavailableError, ConfigError, RateLimitedError, RateLimitUsageE
 import type { RateLimitCounters } from '../metrics/metrics.js';
 import { isAvailabilityError } from '../redis/connection.js';
 import { memoryRateLimitStore } from './memory.js';
-import type { Algorithm, RateLimitStore, Rule, RuleOutcome } from './store.js';
+import {
+  ALGORITHM_CODES,
+  type Algorithm,
+  type RateLimitStore,
+  type Rule,
+  type RuleOutcome,
+} from './store.js';
 
 const ALGORITHMS: readonly Algorithm[] = ['fixed-window', 'sliding-window', 'token-bucket'];
 
@@ -101,7 +107,7 @@ export class RateLimiter {
   readonly rules: readonly Rule[];
   readonly store: RateLimitStore;
   readonly #prefix: string;
-  /** `:<limiter>:<rule>` per rule: a key is `<prefix>:{<subject>}` and one of these. */
+  /** `}:<limiter>:<rule>:<algorithm code>` per rule: a key is `<prefix>:{<subject>` and one of these. */
   readonly #suffixes: readonly string[];
   readonly #maxCost: number;
   readonly #outage: Required<OutageOptions>;
@@ -115,7 +121,10 @@ export class RateLimiter {
     this.rules = Object.freeze([...options.rules]);
     this.store = options.store;
     this.#prefix = options.prefix ?? 'rl';
-    this.#suffixes = this.rules.map((rule) => `}:${this.name}:${rule.name}`);
+    // The algorithm in the key: its state is another shape (a count, a hash, a timestamp).
+    this.#suffixes = this.rules.map(
+      (rule) => `}:${this.name}:${rule.name}:${ALGORITHM_CODES[rule.algorithm]}`,
+    );
     this.#maxCost = Math.min(...this.rules.map((r) => (r.algorithm === 'token-bucket' ? r.burst : r.limit)));
     this.#outage = { insurance: options.insurance ?? true, failOpen: options.failOpen ?? false };
     this.#log = options.log ?? (() => {});

@@ -10,7 +10,7 @@
  */
 import type { RedisConnection } from '../redis/connection.js';
 import { defineScript } from '../redis/script.js';
-import type { RateLimitStore, Rule, RuleOutcome } from './store.js';
+import { ALGORITHM_CODES, type RateLimitStore, type Rule, type RuleOutcome } from './store.js';
 
 /**
  * Options of {@link redisRateLimitStore}.
@@ -21,8 +21,6 @@ import type { RateLimitStore, Rule, RuleOutcome } from './store.js';
 export interface RedisRateLimitStoreOptions {
   connection: RedisConnection;
 }
-
-const CODE = { 'fixed-window': 'f', 'sliding-window': 's', 'token-bucket': 'g' } as const;
 
 // KEYS: one per rule. ARGV: cost, peek ('1'/'0'), then per rule: algorithm (f/s/g), limit,
 // window ms, burst. Returns per rule: allowed (1/0), remaining, resetAfter ms, retryAfter ms.
@@ -259,7 +257,7 @@ export async function consumeRules(
 ): Promise<RuleOutcome[]> {
   const args: string[] = [String(cost), peek ? '1' : '0'];
   for (const rule of rules)
-    args.push(CODE[rule.algorithm], String(rule.limit), String(rule.window), String(rule.burst));
+    args.push(ALGORITHM_CODES[rule.algorithm], String(rule.limit), String(rule.window), String(rule.burst));
   const reply = await CONSUME.run<number[]>(conn, keys, args);
   const out: RuleOutcome[] = new Array(rules.length);
   for (let i = 0; i < rules.length; i++) out[i] = outcomeAt(reply, 4 * i);

@@ -7,6 +7,18 @@
 /** Which algorithm a rule uses (DESIGN §4.4). */
 export type Algorithm = 'fixed-window' | 'sliding-window' | 'token-bucket';
 
+/**
+ * One letter per algorithm: the last part of every rule key, and what the Lua script is told.
+ * In the key, it keeps each algorithm's state apart: a rule whose algorithm changed between
+ * deploys (or two limiters of one name) starts afresh instead of misreading the other's state
+ * (a GCRA timestamp read as a count) or failing on it (WRONGTYPE: a hash read as a string).
+ */
+export const ALGORITHM_CODES: Readonly<Record<Algorithm, 'f' | 's' | 'g'>> = Object.freeze({
+  'fixed-window': 'f',
+  'sliding-window': 's',
+  'token-bucket': 'g',
+});
+
 /** One limit, normalised: durations in milliseconds. */
 export interface Rule {
   /** Names the rule in keys and in the `RateLimit` headers. */

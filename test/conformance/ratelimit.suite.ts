@@ -314,7 +314,7 @@ defineSuite<RateLimitFixture>('ratelimit', ({ driver }) => {
     const fx = driver();
     const window = 400;
     const limiter = fx.limiter({ limit: 5, window: window / 1000, algorithm: 'fixed-window' });
-    const key = `rl:{subject}:${limiter.name}:${limiter.name}`;
+    const key = `rl:{subject}:${limiter.name}:${limiter.name}:f`;
 
     const first = await limiter.consume('subject');
     assert.equal(first.remaining, 4);
@@ -478,7 +478,11 @@ defineSuite<RateLimitFixture>('ratelimit', ({ driver }) => {
       ],
     });
     await limiter.consume('user:42');
-    const keys = limiter.rules.map((rule) => `rl:{user:42}:${limiter.name}:${rule.name}`);
+    // The documented layout: `<prefix>:{<subject>}:<limiter>:<rule>:<f|s|g>`.
+    const codes = { 'fixed-window': 'f', 'sliding-window': 's', 'token-bucket': 'g' };
+    const keys = limiter.rules.map(
+      (rule) => `rl:{user:42}:${limiter.name}:${rule.name}:${codes[rule.algorithm]}`,
+    );
     for (const key of keys) assert.equal(await fx.exists(key), true, `${key} exists`);
     const slots = new Set(keys.map((key) => calculateSlot(key)));
     assert.deepEqual([...slots], [calculateSlot('user:42')], 'one slot: the subject hash tag');

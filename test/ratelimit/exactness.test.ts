@@ -65,7 +65,7 @@ for (const target of ['standalone', 'cluster'] as const) {
         const peek = await all[0].peek('subject');
         assert.deepEqual([peek.allowed, peek.remaining], [false, 0], 'and the limit is spent');
         if (algorithm === 'fixed-window') {
-          const key = `rl:{subject}:${all[0].name}:${all[0].name}`;
+          const key = `rl:{subject}:${all[0].name}:${all[0].name}:f`;
           const count = await larders[0].connection().send<string>(['GET', key], { key });
           assert.equal(count, String(LIMIT), 'the counter holds exactly the allowed calls');
         }

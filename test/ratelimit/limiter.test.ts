@@ -3,7 +3,7 @@
  * configured ones), rules validated once with a `ConfigError` that names the path, argument
  * checks on every call (a bad cost or key → RateLimitUsageError, HTTP 400), `hit` → `RateLimitedError` 429,
  * named limiters created once, several names combined into one all-or-nothing limiter, and
- * the documented key layout `rl:{subject}:<limiter>:<rule>`.
+ * the documented key layout `rl:{subject}:<limiter>:<rule>:<algorithm>`.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
@@ -385,7 +385,7 @@ describe('RateLimiter calls', () => {
   });
 });
 
-describe('keys: rl:{subject}:<limiter>:<rule>', () => {
+describe('keys: rl:{subject}:<limiter>:<rule>:<algorithm f|s|g>', () => {
   /** A memory store that records the keys it is handed. */
   function recording(): RateLimitStore & { seen: string[][] } {
     const store = memoryRateLimitStore();
@@ -414,13 +414,13 @@ describe('keys: rl:{subject}:<limiter>:<rule>', () => {
     await limiter.consume('user:42');
     await limiter.peek('user:42');
     await limiter.reset('user:42');
-    const expected = ['rl:{user:42}:api:perSecond', 'rl:{user:42}:api:perHour'];
+    const expected = ['rl:{user:42}:api:perSecond:f', 'rl:{user:42}:api:perHour:g'];
     assert.deepEqual(store.seen, [expected, expected, expected]);
     const custom = new RateLimiter({ name: 'api', store, rules, prefix: 'shop:rl' });
     await custom.consume('ip:1.2.3.4');
     assert.deepEqual(store.seen.at(-1), [
-      'shop:rl:{ip:1.2.3.4}:api:perSecond',
-      'shop:rl:{ip:1.2.3.4}:api:perHour',
+      'shop:rl:{ip:1.2.3.4}:api:perSecond:f',
+      'shop:rl:{ip:1.2.3.4}:api:perHour:g',
     ]);
   });
 
@@ -432,7 +432,7 @@ describe('keys: rl:{subject}:<limiter>:<rule>', () => {
     const tags = store.seen.map((keys) => {
       const slots = new Set(keys.map((key) => calculateSlot(key)));
       assert.equal(slots.size, 1, `one slot for ${keys.join(', ')}`);
-      const tag = /^rl:\{([^{}]*)\}:api:perSecond$/.exec(keys[0]);
+      const tag = /^rl:\{([^{}]*)\}:api:perSecond:f$/.exec(keys[0]);
       assert.ok(tag, `a well-formed key with one tag: ${keys[0].slice(0, 60)}`);
       return tag[1];
     });

@@ -55,7 +55,7 @@ describe('rate limiting through a Redis outage', () => {
       const result = await limiter.consume('subject');
       assert.deepEqual([result.allowed, result.remaining, result.degraded], [true, 2, false], limiter.name);
     }
-    assert.equal(await server.command('GET', 'rl:{subject}:insured:insured'), '1');
+    assert.equal(await server.command('GET', 'rl:{subject}:insured:insured:f'), '1');
   });
 
   it('server killed: the insurance limiter keeps enforcing the limit in this process', async () => {
@@ -124,7 +124,7 @@ describe('rate limiting through a Redis outage', () => {
     await until(async () => !(await insured.peek('subject')).degraded, 'answers from Redis again');
     const back = await insured.consume('subject');
     assert.deepEqual([back.allowed, back.remaining, back.degraded], [true, 2, false], 'counted on Redis');
-    assert.equal(await server.command('GET', 'rl:{subject}:insured:insured'), '1');
+    assert.equal(await server.command('GET', 'rl:{subject}:insured:insured:f'), '1');
     const opened = await open.consume('subject');
     assert.deepEqual([opened.allowed, opened.remaining, opened.degraded], [true, 2, false]);
     const closedAgain = await closed.consume('subject');
