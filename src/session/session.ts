@@ -180,9 +180,15 @@ export class Session<Data extends SessionData = SessionData> {
     return [...this.#data.entries()];
   }
 
-  /** True when the session holds nothing (and, unlike the other methods, never loads it just to say so when there is no key). */
+  /**
+   * True when the session holds nothing (and, unlike the other methods, never loads it just
+   * to say so when there is no key). Once there is a key it counts as reading the session
+   * (`accessed`, so `Vary: Cookie`): the answer then depends on that visitor's session, and a
+   * page cache must not hand one visitor's "welcome back" page to the next.
+   */
   async isEmpty(): Promise<boolean> {
     if (this.#state === 'unloaded' && this.key === null) return true;
+    this.accessed = true;
     await this.#load();
     return this.#isEmpty();
   }

@@ -103,6 +103,7 @@ const field = (query: URLSearchParams, name = 'f') => query.get(name) ?? 'field'
  * - `GET /throw?f&v` — sets `f` to `v`, then throws.
  * - `POST /redirect?f&v` — sets `f` to `v`, then redirects (302) to `/get`.
  * - `GET /me` — behind `cachePage(60)`: `hello <user or anonymous>`.
+ * - `GET /welcome` — behind `cachePage(60)`: asks only `isEmpty()`; `welcome back` or `welcome, guest`.
  */
 export function sessionRoutes(rendezvous: Rendezvous): SessionRoute[] {
   const wait = async (query: URLSearchParams) => {
@@ -200,6 +201,12 @@ export function sessionRoutes(rendezvous: Rendezvous): SessionRoute[] {
       cachePage: 60,
       handle: async (session) => ({ text: `hello ${(await session.get('user')) ?? 'anonymous'}` }),
     },
+    {
+      method: 'GET',
+      path: '/welcome',
+      cachePage: 60,
+      handle: async (session) => ({ text: (await session.isEmpty()) ? 'welcome, guest' : 'welcome back' }),
+    },
   ];
 }
 
@@ -251,7 +258,7 @@ function answer(status: number, headers: Headers, text: string): Answer {
 
 /**
  * A request with `fetch` (redirects not followed); `cookie` is the whole `Cookie` header. The
- * method defaults to the suite route's: GET for `/get`, `/untouched`, `/fail`, `/throw`, `/me`,
+ * method defaults to the suite route's: GET for `/get`, `/untouched`, `/fail`, `/throw`, `/me`, `/welcome`,
  * POST otherwise.
  */
 export async function call(
@@ -260,7 +267,7 @@ export async function call(
   options: { method?: string; cookie?: string; headers?: Record<string, string> } = {},
 ): Promise<Answer> {
   const res = await fetch(`${base}${path}`, {
-    method: options.method ?? (/^\/(get|untouched|fail|throw|me)\b/.test(path) ? 'GET' : 'POST'),
+    method: options.method ?? (/^\/(get|untouched|fail|throw|me|welcome)\b/.test(path) ? 'GET' : 'POST'),
     redirect: 'manual',
     headers: { ...options.headers, ...(options.cookie === undefined ? {} : { cookie: options.cookie }) },
   });
@@ -887,6 +894,26 @@ export function sessionSuite(
         }
         // An anonymous request with another, unrelated cookie is still anonymous.
         assert.equal((await page('o=anon-first', 'theme=dark')).text, 'hello anonymous');
+      });
+
+      // Regression (session review, finding 2): isEmpty() read a stored session without marking
+      // it accessed, so the page went out without Vary: Cookie and the page cache served one
+      // visitor's page to every other visitor, signed in or not.
+      test('a cached page that only asked isEmpty() of a session varies on Cookie and is never served to another visitor', async () => {
+        const alice = (await call(ctx.base, `/login?user=${unique('alice')}`)).cookie()!.value;
+        const bob = (await call(ctx.base, `/login?user=${unique('bob')}`)).cookie()!.value;
+        const page = async (cookie: string | undefined) =>
+          call(ctx.base, '/welcome?o=user-first', cookie === undefined ? {} : { cookie: sid(cookie) });
+        const first = await page(alice);
+        assert.equal(first.text, 'welcome back');
+        assert.ok(variesOnCookie(first.headers), 'the page varies on Cookie');
+        const again = await page(alice);
+        assert.match(again.headers.get('cache-status') ?? '', /hit/, 'the page cache is engaged');
+        const other = await page(bob);
+        assert.equal(other.text, 'welcome back');
+        assert.doesNotMatch(other.headers.get('cache-status') ?? '', /hit/, "bob is not served alice's page");
+        const anonymous = await page(undefined);
+        assert.equal(anonymous.text, 'welcome, guest');
       });
 
       options.extra?.(ctx);
