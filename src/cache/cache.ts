@@ -21,7 +21,7 @@ import { UNTIMED } from '../metrics/op-timer.js';
 import type { CacheBackend, LocalEntry, LocalTier, Payload, ReadEntry, TtlMs } from './backend.js';
 import { type Codec, samePayload } from './codec.js';
 import { type EnvelopeHeader, isEnvelope, unwrap, wrap } from './envelope.js';
-import { KeyMaker } from './keys.js';
+import { KeyMaker, regionalPrefix } from './keys.js';
 import { CacheLock, type LockOptions } from './lock.js';
 import { localWaker, refreshEarly, type Waker } from './stampede.js';
 
@@ -1444,11 +1444,6 @@ function escapeRegExp(text: string): string {
 }
 
 const EXPIRED: unique symbol = Symbol('expired');
-
-/** `keyPrefix` with `{region}` replaced (`'shop:{region}'` → `'shop:eu'`). */
-function regionalPrefix(prefix: string, region: string | undefined): string {
-  return region === undefined ? prefix : prefix.replaceAll('{region}', region);
-}
 
 function stripKey(message: string): string {
   return message.replace(/^Key '[^']*': /, '');

@@ -12,6 +12,7 @@ import { redisBackend } from './backends/redis.js';
 import { tieredBackend } from './backends/tiered.js';
 import { Cache } from './cache.js';
 import { createCodec } from './codec.js';
+import { regionalPrefix } from './keys.js';
 import { localWaker, redisWaker } from './stampede.js';
 
 /** The backend a cache config asks for. */
@@ -47,8 +48,10 @@ function backendFor(larder: Larder, config: ResolvedCacheConfig): CacheBackend {
         tracking: larder.connections.tracking(location),
         commandTimeout: config.commandTimeout,
         binary: config.serializer !== 'json' || config.compress !== false,
-        // Values and tag keys all start with `${keyPrefix}:`; a keyFunction may put them anywhere.
-        trackPrefix: config.keyFunction ? undefined : `${config.keyPrefix}:`,
+        // Values and tag keys all start with `${keyPrefix}:` — with `{region}` filled in, as the
+        // keys are (an unfilled one matches no key: no invalidation would ever arrive). A
+        // keyFunction may put them anywhere.
+        trackPrefix: config.keyFunction ? undefined : `${regionalPrefix(config.keyPrefix, config.region)}:`,
         l1: { ...config.l1, configPath: `caches.${config.name}.l1` },
       });
     }

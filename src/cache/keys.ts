@@ -25,6 +25,17 @@ export interface KeyMakerOptions {
   hashLongKeys: boolean;
 }
 
+/**
+ * `keyPrefix` with `{region}` replaced (`'shop:{region}'` → `'shop:eu'`): the prefix a
+ * cache's keys really start with. Everything that names this cache's keys in the store
+ * (keys, patterns, the tiered cache's tracking prefix) must start from it.
+ *
+ * @example regionalPrefix('shop:{region}', 'eu') // 'shop:eu'
+ */
+export function regionalPrefix(prefix: string, region: string | undefined): string {
+  return region === undefined ? prefix : prefix.replaceAll('{region}', region);
+}
+
 /** Makes and checks keys for one cache. */
 export class KeyMaker {
   readonly keyPrefix: string;
