@@ -35,6 +35,8 @@ export interface Envelope {
 const KEEP = { age: 86_400, count: 10_000 };
 /** A revocation is remembered this long (Celery keeps revoked ids in memory for as long). */
 const REVOKED_TTL_MS = 86_400_000;
+/** BullMQ states of a job that has not started. */
+const PENDING = ['waiting', 'wait', 'delayed', 'prioritized', 'waiting-children'];
 /** `wait` re-reads the state this often as well, in case an event went by unseen. */
 const POLL_MS = 1_000;
 
@@ -203,6 +205,12 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
         return undefined;
       default: {
         // waiting, delayed, prioritized, waiting-children
+        const c = await context();
+        if (job.parentKey && (await c.commands.get(c.revokedKey(queue, id))) !== null) {
+          // A revoked flow child waits for a worker to fail it (see revoke): it is revoked now.
+          const failure = recordFailure(new TaskRevokedError(revokedMessage(job.name, id, 'revoked')));
+          return { ...base, status: 'revoked', failure };
+        }
         if (env.x !== undefined && Date.now() > env.x) {
           const failure = recordFailure(new TaskRevokedError(revokedMessage(job.name, id, 'expired')));
           return { ...base, status: 'revoked', failure };
@@ -264,8 +272,16 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       const job = (await (await queueOf(queue)).getJob(id)) as Job | undefined;
       if (!job) return false;
       const bullState = await job.getState();
-      if (!['waiting', 'wait', 'delayed', 'prioritized', 'waiting-children'].includes(bullState))
-        return false;
+      if (!PENDING.includes(bullState)) return false;
+      if (job.parentKey) {
+        // A flow child (a chain link, a chord member) is failed, not removed: remove() drops it
+        // from its parent's dependencies and, when it was the last, starts the parent without
+        // its result. moveToFailed needs the job active, so a worker fails it: it finds the
+        // mark set above and throws TaskRevokedError unrecoverably before the handler runs,
+        // and failParentOnFailure fails the parent. A delayed one is promoted to go now.
+        if (bullState === 'delayed') await job.promote().catch(() => {});
+        return true;
+      }
       try {
         await job.remove();
         return true;

@@ -5,6 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
+import { TaskRevokedError } from '../../src/errors.js';
 import { createLarder, type Larder } from '../../src/larder.js';
 import type { TaskWorker } from '../../src/tasks/index.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
@@ -40,6 +41,44 @@ for (const driver of ['eager', 'bullmq'] as const) {
       assert.equal(await larder.tasks.chain(fetchIt.s(20), store.s()).applyAsync().get(GET), 41);
       const chord = larder.tasks.chord([fetchIt.s(1), fetchIt.s(2), store.s(10)], sum.s()).applyAsync();
       assert.equal(await chord.get(GET), 2 + 4 + 11);
+    });
+
+    // BullMQ's job.remove() on a flow child drops the parent's dependency: the next step ran on undefined.
+    test('revoking a pending chain link fails the chain with TaskRevokedError; the next step never runs', async () => {
+      const ran: unknown[] = [];
+      const first = larder.tasks.define(name('first'), (n: number) => n + 1);
+      const second = larder.tasks.define(name('second'), (v: unknown) => {
+        ran.push(v);
+        return `got ${v}`;
+      });
+      const linkId = name('link');
+      const chained = larder.tasks
+        .chain(first.s(1, { jobId: linkId, countdown: '10s' }), second.s())
+        .applyAsync();
+      await chained.enqueued();
+      const link = larder.tasks.result(linkId, { task: first.name });
+      assert.equal(await link.revoke(), true);
+      await assert.rejects(chained.get(GET), TaskRevokedError);
+      assert.equal(await chained.status(), 'revoked');
+      assert.equal(await link.status(), 'revoked');
+      assert.deepEqual(ran, []);
+    });
+
+    test('revoking a pending chord member fails the chord with TaskRevokedError; the callback never runs', async () => {
+      const ran: unknown[] = [];
+      const part = larder.tasks.define(name('part'), (n: number) => n);
+      const sum = larder.tasks.define(name('sum'), (xs: number[]) => {
+        ran.push(xs);
+        return xs.reduce((a, b) => a + b, 0);
+      });
+      const memberId = name('member');
+      const chord = larder.tasks
+        .chord([part.s(1), part.s(2, { jobId: memberId, countdown: '10s' })], sum.s())
+        .applyAsync();
+      await chord.enqueued();
+      assert.equal(await larder.tasks.result(memberId, { task: part.name }).revoke(), true);
+      await assert.rejects(chord.get(GET), TaskRevokedError);
+      assert.deepEqual(ran, []);
     });
   });
 }
