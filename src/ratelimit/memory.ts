@@ -14,7 +14,11 @@ import type { RateLimitStore, Rule, RuleOutcome } from './store.js';
 export interface MemoryRateLimitStoreOptions {
   /** The clock, epoch ms. @default Date.now */
   now?: () => number;
-  /** Most subjects × rules held; the oldest are dropped beyond it. @default 100000 */
+  /**
+   * Most keys (subjects × rules) held. Beyond it, expired keys are dropped first, then the
+   * least recently used keys that still have room, and a key that holds a subject back
+   * (nothing left, or a call refused) only when no other is left. @default 100000
+   */
   maxKeys?: number;
 }
 
@@ -27,7 +31,12 @@ type State =
 type Plan = { outcome: RuleOutcome; apply: () => State };
 
 /**
- * Rate limits in a Map, expired lazily.
+ * Rate limits in two Maps, expired lazily and bounded by `maxKeys`. A key lives in `holding`
+ * while it holds its subject back (its last call was refused, or left nothing), else in
+ * `open`; each Map is in order of last use (any consume or peek), least recent first. Over
+ * the bound, expired keys go first, then `open`'s least recent, and `holding`'s only when
+ * `open` is empty: a flood of new subjects — on any limiter of the Larder, since they share
+ * this store — cannot lift a block or a ban that is still running.
  *
  * @example
  * const store = memoryRateLimitStore({ now: () => fake.now });
@@ -35,38 +44,85 @@ type Plan = { outcome: RuleOutcome; apply: () => State };
 export function memoryRateLimitStore(options: MemoryRateLimitStoreOptions = {}): RateLimitStore {
   const now = options.now ?? Date.now;
   const maxKeys = options.maxKeys ?? 100_000;
-  const states = new Map<string, State>();
+  const open = new Map<string, State>();
+  const holding = new Map<string, State>();
+  // Sweeping every key for expired ones is O(keys): done at most once every `sweepEvery`
+  // insertions over the bound (so O(16) per insertion), and only once a key may have expired.
+  const sweepEvery = Math.max(1, Math.ceil(maxKeys / 16));
+  let sinceSweep = sweepEvery;
+  /** No key expires before this (ms): the soonest expiry written since, and kept by, the last sweep. */
+  let soonest = Number.POSITIVE_INFINITY;
 
   const live = (key: string, t: number) => {
-    const state = states.get(key);
+    const state = open.get(key) ?? (holding.size === 0 ? undefined : holding.get(key));
     if (state && state.expiresAt <= t) {
-      states.delete(key);
+      open.delete(key);
+      holding.delete(key);
       return undefined;
     }
     return state;
+  };
+
+  /** Makes `key` the most recently used of the Map its state now belongs in. */
+  const place = (key: string, state: State, holds: boolean) => {
+    open.delete(key);
+    holding.delete(key);
+    (holds ? holding : open).set(key, state);
+  };
+
+  const sweep = (t: number) => {
+    let next = Number.POSITIVE_INFINITY;
+    for (const map of [open, holding]) {
+      for (const [key, state] of map) {
+        if (state.expiresAt <= t) map.delete(key);
+        else if (state.expiresAt < next) next = state.expiresAt;
+      }
+    }
+    soonest = next;
+    sinceSweep = 0;
+  };
+
+  const bound = (t: number) => {
+    if (open.size + holding.size <= maxKeys) return;
+    if (++sinceSweep >= sweepEvery && t >= soonest) sweep(t);
+    // Map order is use order: the first keys are the least recently used.
+    for (const map of [open, holding]) {
+      for (const key of map.keys()) {
+        if (open.size + holding.size <= maxKeys) return;
+        map.delete(key);
+      }
+    }
   };
 
   return {
     name: 'memory',
     async consume(keys, rules, cost, peek) {
       const t = now();
-      const plans = rules.map((rule, i) => plan(rule, live(keys[i], t), cost, t));
+      const states = keys.map((key) => live(key, t));
+      const plans = rules.map((rule, i) => plan(rule, states[i], cost, t));
       const allowed = plans.every((p) => p.outcome.allowed);
       if (allowed && !peek) {
         plans.forEach((p, i) => {
-          states.delete(keys[i]);
-          states.set(keys[i], p.apply());
+          const state = p.apply();
+          if (state.expiresAt < soonest) soonest = state.expiresAt;
+          place(keys[i], state, p.outcome.remaining <= 0);
         });
-        // Map order is insertion order: the first keys are the least recently consumed.
-        for (const key of states.keys()) {
-          if (states.size <= maxKeys) break;
-          states.delete(key);
-        }
+        bound(t);
+      } else {
+        // A refusal or a peek uses the keys too: a subject still being refused is the last
+        // to be forgotten, not the first.
+        plans.forEach((p, i) => {
+          const state = states[i];
+          if (state !== undefined) place(keys[i], state, !p.outcome.allowed);
+        });
       }
       return plans.map((p) => p.outcome);
     },
     async reset(keys) {
-      for (const key of keys) states.delete(key);
+      for (const key of keys) {
+        open.delete(key);
+        holding.delete(key);
+      }
     },
   };
 }
