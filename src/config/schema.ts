@@ -161,7 +161,11 @@ export interface SessionsConfig {
   expireAtBrowserClose?: boolean;
   /** @default 65536 (4096 for 'signed-cookie') */
   maxBytes?: number;
-  /** Refresh the expiry of an unmodified session at most this often. @default 60 s (at most maxAge / 2) */
+  /**
+   * Refresh the expiry of an unmodified session at most this often (sooner when the session
+   * lives less: half its idle timeout or cookie Max-Age). Shorter than `maxAge` and `cookie.maxAge`.
+   * @default 60 s (at most maxAge / 2 and cookie.maxAge / 2)
+   */
   touchAfter?: Duration;
   cookie?: SessionCookieConfig;
   /**
@@ -925,12 +929,23 @@ function resolveSessions(
   }
 
   const maxAge = (s.maxAge ?? s.cookie?.maxAge ?? TWO_WEEKS) as number;
-  const touchAfter = (s.touchAfter as number | undefined) ?? Math.min(60_000, Math.floor(maxAge / 2));
+  const cookieMaxAge = (s.cookie?.maxAge as number | undefined) ?? maxAge;
+  const touchAfter =
+    (s.touchAfter as number | undefined) ??
+    Math.min(60_000, Math.floor(maxAge / 2), Math.floor(cookieMaxAge / 2));
   if (touchAfter >= maxAge) {
     throw new ConfigError(
       'sessions.touchAfter',
       `${touchAfter / 1000} s`,
       `a duration shorter than sessions.maxAge (${maxAge / 1000} s), or sessions expire before they are touched`,
+    );
+  }
+  if (touchAfter >= cookieMaxAge) {
+    throw new ConfigError(
+      'sessions.touchAfter',
+      `${touchAfter / 1000} s`,
+      `a duration shorter than sessions.cookie.maxAge (${cookieMaxAge / 1000} s), or the browser drops the cookie ` +
+        'before a touch renews it; lower touchAfter or raise cookie.maxAge',
     );
   }
   const defaultMaxBytes = engine === 'signed-cookie' ? COOKIE_LIMIT : 65_536;
@@ -965,7 +980,7 @@ function resolveSessions(
     touchAfter,
     cookie: {
       name: c.name ?? 'sessionid',
-      maxAge: (c.maxAge as number | undefined) ?? maxAge,
+      maxAge: cookieMaxAge,
       path: c.path ?? '/',
       ...(c.domain !== undefined ? { domain: c.domain } : {}),
       secure,

@@ -76,6 +76,7 @@ export class SessionManager {
       expireAtBrowserClose: config.expireAtBrowserClose,
       maxBytes: config.maxBytes,
       touchAfter: config.touchAfter,
+      cookieMaxAge: config.cookie.maxAge,
       touched: new BoundedMap(10_000),
       saveEveryRequest: config.saveEveryRequest,
       cookieName: config.cookie.name,

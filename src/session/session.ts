@@ -25,8 +25,16 @@ export interface SessionPolicy {
   absoluteMaxAge: number | null;
   expireAtBrowserClose: boolean;
   maxBytes: number;
-  /** Refresh an unmodified session's expiry at most this often, ms. */
+  /**
+   * Refresh an unmodified session's expiry at most this often, ms — and sooner when the
+   * session lasts less: see `Session.pending`.
+   */
   touchAfter: number;
+  /**
+   * The session cookie's `Max-Age`, ms, when `setExpiry` chose nothing (`sessions.cookie.maxAge`);
+   * absent: the same as `maxAge`.
+   */
+  cookieMaxAge?: number;
   /**
    * When this process last touched each session id: concurrent requests of one session that
    * all find it due would otherwise each send a touch. Bounded by the owner.
@@ -491,7 +499,7 @@ export class Session<Data extends SessionData = SessionData> {
     if (this.#state === 'stored' && this.#meta && this.key !== null) {
       const now = this.#policy.now();
       const seen = Math.max(this.#meta.lastSeen, this.#policy.touched?.get(this.key) ?? 0);
-      if (now - seen >= this.#policy.touchAfter) {
+      if (now - seen >= this.#touchAfter()) {
         this.#policy.touched?.set(this.key, now);
         return 'touch';
       }
@@ -573,6 +581,24 @@ export class Session<Data extends SessionData = SessionData> {
     if (expiry.startsWith('d:')) return now < Number(expiry.slice(2));
     const idle = expiry.startsWith('s:') ? Number(expiry.slice(2)) * 1000 : this.#policy.maxAge;
     return now < meta.lastSeen + idle;
+  }
+
+  /**
+   * How long after its last save or touch an unchanged session is touched: `touchAfter`, but
+   * at most half of how long it lives idle — the idle timeout (`maxAge` or `setExpiry`
+   * seconds) and the cookie's `Max-Age` — so a visitor who comes back within that half is
+   * never logged out by a throttled touch. A fixed expiry date is not extended by a touch.
+   */
+  #touchAfter(): number {
+    const policy = this.#policy;
+    const expiry = this.#expiry();
+    if (expiry.startsWith('d:')) return policy.touchAfter;
+    if (expiry.startsWith('s:')) return Math.min(policy.touchAfter, (Number(expiry.slice(2)) * 1000) / 2);
+    let after = Math.min(policy.touchAfter, policy.maxAge / 2);
+    // The cookie's Max-Age goes out in whole seconds (`sessions.cookie.maxAge`); none at browser close.
+    if (policy.cookieMaxAge !== undefined && !this.expireAtBrowserClose())
+      after = Math.min(after, (Math.floor(policy.cookieMaxAge / 1000) * 1000) / 2);
+    return after;
   }
 
   /** The effective expiry setting: pending change, else stored, else ''. */
