@@ -19,7 +19,11 @@ import type {
   TaskWorker,
 } from './types.js';
 
-/** Finished jobs kept for `AsyncResult` (BullMQ keeps 10 000 per queue; the oldest go first). */
+/**
+ * Finished jobs kept for `AsyncResult` (BullMQ keeps 10 000 per queue): the first to finish
+ * is the first forgotten, and a flow child is kept while its parent, which runs on its
+ * result, has not finished.
+ */
 const KEEP_FINISHED = 10_000;
 /** A finished job is forgotten after a day, as BullMQ's removeOnComplete / removeOnFail age. */
 const KEEP_MS = 86_400_000;
@@ -59,7 +63,8 @@ export function eagerDriver(
   const stop = new AbortController();
   /** `wait()`s on ids not enqueued (yet): woken when a job with that key is added. */
   const lookers = new Map<string, Set<() => void>>();
-  let finishedCount = 0;
+  /** Finished jobs that may be forgotten, by key, in the order they finished: key → when. */
+  const finished = new Map<string, number>();
   let closed = false;
 
   const key = (queue: string, id: string) => `${queue}\u0000${id}`;
@@ -69,18 +74,32 @@ export function eagerDriver(
     job.finishedAt = Date.now();
     for (const wake of job.waiters) wake();
     job.waiters.clear();
-    finishedCount++;
     if (job.parent !== undefined) settleChild(job);
-    if (finishedCount > KEEP_FINISHED) forgetOld();
+    forgettable(job);
+    // Its children were held for its payload; now they may go (in the order they finish here).
+    for (const k of job.children?.keys ?? []) {
+      const child = jobs.get(k);
+      if (child?.finishedAt !== undefined) forgettable(child);
+    }
+    forgetOld();
   }
 
+  /** Puts a finished job in line to be forgotten, unless a parent still to finish needs it. */
+  function forgettable(job: EagerJob): void {
+    const k = key(job.spec.queue, job.spec.id);
+    if (finished.has(k)) return;
+    const parent = job.parent === undefined ? undefined : jobs.get(job.parent);
+    if (parent && parent.finishedAt === undefined) return;
+    finished.set(k, Date.now());
+  }
+
+  /** Forgets the first finished past KEEP_FINISHED, and any finished over KEEP_MS ago. */
   function forgetOld(): void {
     const cutoff = Date.now() - KEEP_MS;
-    for (const [k, job] of jobs) {
-      if (job.finishedAt === undefined) continue;
-      if (finishedCount <= KEEP_FINISHED && job.finishedAt > cutoff) break;
+    for (const [k, at] of finished) {
+      if (finished.size <= KEEP_FINISHED && at > cutoff) break;
+      finished.delete(k);
       jobs.delete(k);
-      finishedCount--;
     }
   }
 

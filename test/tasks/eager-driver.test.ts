@@ -99,3 +99,53 @@ test("a retry backoff past setTimeout's 24.8-day limit leaves the job waiting in
   assert.equal(await result.status(), 'retry');
   assert.equal(runs, 1);
 });
+
+// Results are kept for the last 10 000 jobs to finish: it used to be the 10 000 last enqueued,
+// so a long job enqueued early was forgotten the moment it finished.
+const PAST_KEEP = 10_050;
+
+test('a job enqueued before 10 000 others but finished after them keeps its result', async () => {
+  const larder = eager();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const slow = larder.tasks.define('slow', async () => {
+    await gate;
+    return 'done';
+  });
+  const noise = larder.tasks.define('noise', (i: number) => i);
+  const early = slow.delay();
+  await early.enqueued();
+  const others = Array.from({ length: PAST_KEEP }, (_, i) => noise.delay(i));
+  await Promise.all(others.map((o) => o.get({ timeout: '60s' })));
+  const first = others[0];
+  const last = others.at(-1);
+  assert.ok(first && last);
+  release();
+  assert.equal(await early.get({ timeout: '10s' }), 'done');
+  assert.equal(await early.status(), 'success');
+  // The oldest finished go first: the first noise job is forgotten (an unknown id reads 'pending').
+  assert.equal(await first.status(), 'pending');
+  assert.equal(await last.status(), 'success');
+});
+
+test('a chord member that finished early keeps its result for the callback past 10 000 other jobs', async () => {
+  const larder = eager();
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  const fast = larder.tasks.define('fast', (n: number) => n);
+  const slow = larder.tasks.define('slow', async (n: number) => {
+    await gate;
+    return n;
+  });
+  const collect = larder.tasks.define('collect', (xs: number[]) => xs);
+  const noise = larder.tasks.define('noise', (i: number) => i);
+  const chord = larder.tasks.chord([fast.s(1), slow.s(2)], collect.s()).applyAsync();
+  await chord.enqueued();
+  await Promise.all(Array.from({ length: PAST_KEEP }, (_, i) => noise.delay(i).get({ timeout: '60s' })));
+  release();
+  assert.deepEqual(await chord.get({ timeout: '10s' }), [1, 2]);
+});
