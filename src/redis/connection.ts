@@ -155,6 +155,7 @@ export class RedisConnection {
   #tracking: boolean;
   #timeoutError: (timeoutMs: number) => Error;
   #invalidateListeners = new Set<(keys: Buffer[] | null) => void>();
+  #stallListeners = new Set<(address: string) => void>();
   #onTrackingReady: ConnectionOptions['onTrackingReady'];
   #onTrackingLost: ConnectionOptions['onTrackingLost'];
 
@@ -360,6 +361,8 @@ export class RedisConnection {
     } catch {
       // Already closed: its commands were failed by node-redis.
     }
+    const address = addressOf(slot.location);
+    for (const listener of this.#stallListeners) listener(address);
   }
 
   /** The ring and its two settle handlers for one owned single-socket client. */
@@ -641,6 +644,16 @@ export class RedisConnection {
   onInvalidate(listener: (keys: Buffer[] | null) => void): () => void {
     this.#invalidateListeners.add(listener);
     return () => this.#invalidateListeners.delete(listener);
+  }
+
+  /**
+   * Hears each socket this connection replaces because it missed a deadline, with the
+   * server's address (`host:port` or a socket path). A tiered cache's tracking hub listens:
+   * a socket to that server gone silent is a reason to doubt its tracking socket too.
+   */
+  onStalled(listener: (address: string) => void): () => void {
+    this.#stallListeners.add(listener);
+    return () => this.#stallListeners.delete(listener);
   }
 
   /** Quits every client; pending commands settle; safe to call twice. */

@@ -55,7 +55,9 @@ export class ConnectionManager {
     if (!hub) {
       const created: TrackingHub = new TrackingHub(location, {
         log: this.#log,
-        ...(location.kind === 'cluster' ? { commands: this.get(location) } : {}),
+        // The shared command connection: Cluster discovery, and a socket it replaces for
+        // missing a deadline makes the hub replace its tracking socket to that server too.
+        commands: this.get(location),
         onIdle: () => {
           if (this.#hubs.get(key) === created) this.#hubs.delete(key);
         },

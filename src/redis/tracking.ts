@@ -8,7 +8,12 @@
  *
  * No stale read survives a gap: the moment any tracking socket errors, closes or starts
  * reconnecting, or the Cluster's primaries change, every subscriber forgets everything and
- * refuses fills until every socket is registered again.
+ * refuses fills until every socket is registered again. A socket that goes silent without
+ * closing (a half-open TCP connection, a partition: no FIN, no RST, no error) is caught by a
+ * heartbeat — one interval per hub PINGs every socket, and one that has not answered its
+ * PING by the next beat but one is replaced — and sooner when the command connection
+ * replaces its own socket to that server for missing a deadline. Either way the tier is
+ * flushed first, so invalidations lost on the silent socket cannot leave a stale copy.
  */
 import { redactUrl } from '../config/location.js';
 import type { HostPort, RedisLocation, StandaloneLocation } from '../config/types.js';
@@ -28,8 +33,17 @@ export interface TrackedStore {
 /** Options of `TrackingHub`. */
 export interface TrackingHubOptions {
   log?: ConnectionOptions['log'];
-  /** Cluster only: the command connection, to ask `CLUSTER SLOTS` which primaries exist. */
+  /**
+   * The command connection of the same location. On Cluster (required there) it is asked
+   * `CLUSTER SLOTS` for the primaries; everywhere, a socket it replaces for missing a
+   * deadline makes the tracking socket to that server be replaced too.
+   */
   commands?: RedisConnection;
+  /**
+   * How often every tracking socket is PINGed, in ms; a PING still unanswered two beats
+   * later marks its socket dead (it is replaced and the tier flushed). @default 500
+   */
+  heartbeatMs?: number;
   /** Cluster only: how often the primaries are re-read, in ms. @default 1000 */
   topologyPollMs?: number;
   /** Called when the last subscriber has left, as the hub starts closing itself. */
@@ -44,11 +58,14 @@ interface Subscriber {
 
 interface TrackedNode {
   address: string;
+  loc: StandaloneLocation;
   conn: RedisConnection;
   client: RedisCommands | undefined;
   registered: boolean;
   /** Bumped on every ready/lost, so a late registration reply for an old socket is ignored. */
   generation: number;
+  /** The heartbeat PING in flight on this socket: the beat it was sent at. */
+  pingBeat: number | undefined;
 }
 
 /** The name tracking sockets give themselves (`CLIENT LIST` shows it). */
@@ -57,6 +74,8 @@ export const TRACKING_CLIENT_NAME = 'larder:tracking';
 /** How long `CLIENT TRACKING` may take before the registration is retried. */
 const REGISTER_TIMEOUT_MS = 2_000;
 const RETRY_MS = 1_000;
+/** Heartbeat period: a silent socket is caught after two to three of these. */
+const HEARTBEAT_MS = 500;
 
 /**
  * The tracking sockets of one location, shared by every tiered cache on it.
@@ -82,6 +101,10 @@ export class TrackingHub {
   #closed = false;
   #poll: NodeJS.Timeout | undefined;
   #lastProblem: string | undefined;
+  readonly #heartbeatMs: number;
+  #heartbeat: NodeJS.Timeout | undefined;
+  #beat = 0;
+  #unlistenStalls: (() => void) | undefined;
 
   constructor(location: RedisLocation, options: TrackingHubOptions = {}) {
     if (location.kind === 'sentinel' || location.kind === 'external') {
@@ -99,6 +122,7 @@ export class TrackingHub {
     this.#log = options.log ?? (() => {});
     this.#commands = options.commands;
     this.#pollMs = options.topologyPollMs ?? 1_000;
+    this.#heartbeatMs = options.heartbeatMs ?? HEARTBEAT_MS;
     this.#onIdle = options.onIdle;
   }
 
@@ -148,6 +172,8 @@ export class TrackingHub {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#poll);
+    clearInterval(this.#heartbeat);
+    this.#unlistenStalls?.();
     this.#setUp(false);
     const nodes = [...this.#nodes.values()];
     this.#nodes.clear();
@@ -156,6 +182,9 @@ export class TrackingHub {
 
   async #start(): Promise<void> {
     const loc = this.location;
+    this.#heartbeat = setInterval(() => this.#beatAll(), this.#heartbeatMs);
+    this.#heartbeat.unref();
+    this.#unlistenStalls = this.#commands?.onStalled((address) => this.#commandsStalled(address));
     if (loc.kind === 'standalone') this.#reconcile([loc]);
     else if (loc.kind === 'replicas') this.#reconcile([loc.primary, ...loc.replicas]);
     else if (loc.kind === 'cluster') {
@@ -221,10 +250,12 @@ export class TrackingHub {
   #open(address: string, loc: StandaloneLocation): void {
     const node: TrackedNode = {
       address,
+      loc,
       conn: undefined as unknown as RedisConnection,
       client: undefined,
       registered: false,
       generation: 0,
+      pingBeat: undefined,
     };
     node.conn = new RedisConnection(loc, {
       name: `${redactUrl(loc)} (tracking)`,
@@ -232,6 +263,7 @@ export class TrackingHub {
       log: this.#log,
       onTrackingReady: (client) => {
         node.client = client;
+        node.pingBeat = undefined;
         this.#register(node, client);
       },
       onTrackingLost: (why) => this.#lost(node, why),
@@ -285,6 +317,7 @@ export class TrackingHub {
   #lost(node: TrackedNode, why: string): void {
     node.generation++;
     node.registered = false;
+    node.pingBeat = undefined;
     // A socket of a server that left the Cluster closing: its gap was already taken.
     if (this.#closed || this.#nodes.get(node.address) !== node) return;
     if (this.#up) {
@@ -304,6 +337,68 @@ export class TrackingHub {
           this.#register(node, client);
       }, 50).unref();
     }
+  }
+
+  /**
+   * One heartbeat: PINGs every ready socket that has no PING in flight, and replaces each
+   * whose PING, sent two beats ago or more, is still unanswered. A socket that is not ready
+   * is reconnecting: node-redis' own events took the gap already.
+   */
+  #beatAll(): void {
+    const beat = ++this.#beat;
+    for (const node of [...this.#nodes.values()]) {
+      const client = node.client;
+      if (!client?.isReady) continue;
+      if (node.pingBeat !== undefined) {
+        if (beat - node.pingBeat >= 2) {
+          this.#replace(
+            node,
+            `no reply to a PING within ${2 * this.#heartbeatMs} ms (the socket went silent)`,
+          );
+        }
+        continue;
+      }
+      node.pingBeat = beat;
+      const clear = () => {
+        if (node.pingBeat === beat) node.pingBeat = undefined;
+      };
+      // A failed PING is the socket failing: its 'error'/'end' events take the gap.
+      (client.sendCommand(['PING']) as Promise<unknown>).then(clear, clear);
+    }
+  }
+
+  /** The command connection replaced its socket to `address`: doubt the tracking socket there too. */
+  #commandsStalled(address: string): void {
+    if (this.#closed) return;
+    const node = this.#nodes.get(address);
+    // An address the hub does not know (a Cluster node it has not discovered yet): all of them.
+    const suspects = node ? [node] : [...this.#nodes.values()];
+    for (const suspect of suspects)
+      this.#replace(suspect, `the command connection to ${suspect.address} stopped answering`);
+  }
+
+  /**
+   * Drops `node`'s socket without waiting for it (a silent socket would never answer a
+   * QUIT), flushes every subscriber and opens a fresh socket to the same server; tracking
+   * is up again once that one is registered.
+   */
+  #replace(node: TrackedNode, why: string): void {
+    if (this.#closed || this.#nodes.get(node.address) !== node) return;
+    this.#log(
+      'warn',
+      `${node.conn.name}: ${why}; reconnecting. The in-process tier is flushed and refuses fills until tracking is back.`,
+    );
+    this.#nodes.delete(node.address);
+    node.generation++;
+    node.registered = false;
+    this.#setUp(false);
+    try {
+      node.client?.destroy();
+    } catch {
+      // Already gone.
+    }
+    void node.conn.close().catch(() => {});
+    this.#open(node.address, node.loc);
   }
 
   #invalidate(keys: Array<Buffer | string> | null): void {
