@@ -101,9 +101,11 @@ export function patchCacheControl(headers: HeaderRecord, directives: CacheContro
     if (value === false || value === undefined) {
       current.delete(name);
     } else if (name === 'no-cache' && value !== true && current.has('no-cache')) {
-      // no-cache="field" accumulates field names.
+      // no-cache="field" accumulates field names; a bare no-cache (all fields) wins over them,
+      // as in Django.
       const old = current.get('no-cache');
-      const fields = new Set([...(old === true ? [] : String(old).split(',')), ...String(value).split(',')]);
+      if (old === true) continue;
+      const fields = new Set([...String(old).split(','), ...String(value).split(',')]);
       current.set(
         'no-cache',
         [...fields]

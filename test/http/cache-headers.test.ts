@@ -50,6 +50,15 @@ test('patchCacheControl: no-cache field names accumulate and survive a second pa
   assert.deepEqual(directives(headers), new Set(['no-cache="Set-Cookie,X-Token"', 'public']));
 });
 
+test('patchCacheControl: a bare no-cache wins over field names, either way round (Django)', () => {
+  const bareFirst: HeaderRecord = { 'cache-control': 'no-cache' };
+  patchCacheControl(bareFirst, { 'no-cache': 'Set-Cookie' });
+  assert.equal(bareFirst['cache-control'], 'no-cache');
+  const fieldsFirst: HeaderRecord = { 'cache-control': 'no-cache="Set-Cookie"' };
+  patchCacheControl(fieldsFirst, { 'no-cache': true });
+  assert.equal(fieldsFirst['cache-control'], 'no-cache');
+});
+
 test('patchVaryHeaders: Django’s cases', () => {
   const cases: Array<[string | undefined, string[], string]> = [
     [undefined, ['Accept-Encoding'], 'Accept-Encoding'],
