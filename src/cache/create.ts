@@ -45,7 +45,9 @@ function backendFor(larder: Larder, config: ResolvedCacheConfig): CacheBackend {
       }
       return tieredBackend({
         connection: larder.connection(location),
-        tracking: larder.connections.tracking(location),
+        // Asked for when the tier subscribes: the hub of a location closes when its last
+        // tiered cache leaves, and a sibling cache subscribing later needs a live one.
+        tracking: () => larder.connections.tracking(location),
         commandTimeout: config.commandTimeout,
         binary: config.serializer !== 'json' || config.compress !== false,
         // Values and tag keys all start with `${keyPrefix}:` — with `{region}` filled in, as the

@@ -6,6 +6,7 @@
  * tiered cache, and BullMQ's own for tasks. `connections()` lists them all.
  */
 import type { RedisLocation } from '../config/types.js';
+import { BackendUnavailableError } from '../errors.js';
 import { type ConnectionHealth, type ConnectionOptions, RedisConnection } from './connection.js';
 import { TrackingHub } from './tracking.js';
 
@@ -18,6 +19,7 @@ export class ConnectionManager {
   #externalIds = new WeakMap<object, number>();
   #externalCount = 0;
   #log: ConnectionOptions['log'];
+  #closed = false;
 
   constructor(log?: ConnectionOptions['log']) {
     this.#log = log;
@@ -44,12 +46,16 @@ export class ConnectionManager {
   /**
    * The client-tracking hub for `location`, shared by every tiered cache on it (one
    * tracking socket per server, whatever the number of caches); it closes itself when its
-   * last cache unsubscribes.
+   * last cache unsubscribes, and the next call makes a new one — so ask for the hub when
+   * subscribing, not once ahead of time. Throws `BackendUnavailableError` after `close()`.
    *
    * @example
    * const unsubscribe = larder.connections.tracking(location).subscribe({ prefix: 'shop:', store: tier });
    */
   tracking(location: RedisLocation): TrackingHub {
+    // After close(), a new hub would open sockets nothing closes.
+    if (this.#closed)
+      throw new BackendUnavailableError('larder', 'this Larder was closed; create a new one.');
     const key = this.#identity(location);
     let hub = this.#hubs.get(key);
     if (!hub) {
@@ -99,6 +105,7 @@ export class ConnectionManager {
 
   /** Quits every connection; afterwards no socket or timer of larder's is left open. */
   async close(): Promise<void> {
+    this.#closed = true;
     const all = [...this.#byKey.values()];
     const hubs = [...this.#hubs.values()];
     this.#byKey.clear();

@@ -17,7 +17,7 @@
  */
 import { redactUrl } from '../config/location.js';
 import type { HostPort, RedisLocation, StandaloneLocation } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { BackendUnavailableError, ConfigError } from '../errors.js';
 import { type ConnectionOptions, type RedisCommands, RedisConnection } from './connection.js';
 
 /** What a tracking hub drives: an in-process tier (`LocalTier` implements it). */
@@ -141,7 +141,14 @@ export class TrackingHub {
    * `store`; connects on the first subscriber. Returns the unsubscribe function.
    */
   subscribe(subscriber: Subscriber): () => void {
-    if (this.#closed) throw new Error('TrackingHub: subscribe after close');
+    // A closed hub stays closed (its owner dropped it): subscribers get a fresh one from
+    // `larder.connections.tracking(location)`, as the tiered backend does on each subscribe.
+    if (this.#closed)
+      throw new BackendUnavailableError(
+        this.#name(),
+        'this tracking hub was closed (its last cache left, or larder.close()); ' +
+          'get a new one from larder.connections.tracking(location).',
+      );
     this.#subscribers.add(subscriber);
     subscriber.store.setTracking(false);
     const wanted = bcastPrefixes(this.#subscribers);

@@ -5,14 +5,19 @@
  * again when the write settles, so a fill that raced the write is refused) and subscribes
  * the tier to Redis client tracking, which covers everyone else's writes.
  */
+import { BackendUnavailableError } from '../../errors.js';
 import type { TrackingHub } from '../../redis/tracking.js';
 import type { CacheBackend, Payload, ReadEntry, StoredEntry, TtlMs } from '../backend.js';
 import { LocalTier, type LocalTierOptions } from '../local-tier.js';
 import { type RedisBackendOptions, redisBackend } from './redis.js';
 
 export interface TieredBackendOptions extends RedisBackendOptions {
-  /** The tracking hub of the cache's location (`larder.connections.tracking(location)`). */
-  tracking: TrackingHub;
+  /**
+   * The tracking hub of the cache's location, asked for at each subscription
+   * (`() => larder.connections.tracking(location)`): a hub closes when its last cache
+   * leaves, so a hub taken ahead of time may be closed by the time this cache first reads.
+   */
+  tracking: () => TrackingHub;
   /**
    * Every store key of this cache (values and tag keys) starts with it: tracking asks Redis
    * only for keys under it. `undefined` = every key (a custom `keyFunction`).
@@ -26,7 +31,7 @@ class TieredBackend implements CacheBackend {
   readonly name: string;
   readonly local: LocalTier;
   readonly #inner: CacheBackend;
-  readonly #hub: TrackingHub;
+  readonly #hub: () => TrackingHub;
   readonly #prefix: string | undefined;
   #unsubscribe: (() => void) | undefined;
   #closed = false;
@@ -39,10 +44,19 @@ class TieredBackend implements CacheBackend {
     this.#prefix = options.trackPrefix;
   }
 
-  /** Subscribes the tier on the first read (connections stay lazy until then). */
+  /**
+   * Subscribes the tier on the first read (connections stay lazy until then). When no hub
+   * can be had (the Larder was closed) the tier stays down — it refuses fills, so every
+   * read goes to Redis and fails there as the outage policy says — and the next read tries
+   * again. Never throws: reads must reject, not throw.
+   */
   #track(): void {
     if (this.#unsubscribe || this.#closed) return;
-    this.#unsubscribe = this.#hub.subscribe({ prefix: this.#prefix, store: this.local });
+    try {
+      this.#unsubscribe = this.#hub().subscribe({ prefix: this.#prefix, store: this.local });
+    } catch (error) {
+      if (!(error instanceof BackendUnavailableError)) throw error;
+    }
   }
 
   read(key: string): Promise<ReadEntry | undefined> {
@@ -163,7 +177,7 @@ class TieredBackend implements CacheBackend {
  * @example
  * const backend = tieredBackend({
  *   connection: larder.connection(location),
- *   tracking: larder.connections.tracking(location),
+ *   tracking: () => larder.connections.tracking(location),
  *   trackPrefix: 'shop:',
  *   l1: { maxEntries: 10_000, ttl: 60_000 },
  * });
