@@ -304,10 +304,13 @@ class Ladder {
     const within = positiveDuration(options.within, `${path}.ladder.within`);
     const ban = positiveDuration(options.ban, `${path}.ladder.ban`);
     const log = (message: string) => larder.log('warn', message);
+    // `<limiter>/strikes`, `<limiter>/ban`: names the app cannot give (no `/`), so no limit of
+    // its own shares their keys; under the main limiter's prefix, on its store.
     const make = (name: string, limit: number, window: number) =>
       new RateLimiter({
-        name: `${limiter.name}-${name}`,
+        name: `${limiter.name}/${name}`,
         store: limiter.store,
+        prefix: limiter.prefix,
         rules: [{ name, limit, window, algorithm: 'fixed-window', burst: limit }],
         log,
       });

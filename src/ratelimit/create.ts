@@ -90,12 +90,46 @@ export function createRateLimiter(
       'a name of letters, digits, _ . - (it namespaces the keys)',
     );
   }
+  return fromSpec(larder, spec, spec.name, spec.name, path);
+}
+
+/**
+ * A limiter larder makes for a feature of its own on top of the app's limiter `owner` (the
+ * login guard's two, a ladder's strikes and ban): named `<owner>/<part>`. A configured or
+ * code name cannot hold `/`, so no limit the app names can share its keys or its metrics.
+ * Its single rule is named `part` unless `spec.rules` names them.
+ *
+ * @example createDerivedRateLimiter(larder, 'login', 'ip', { limit: 100, window: '1d' }) // named 'login/ip'
+ */
+export function createDerivedRateLimiter(
+  larder: Larder,
+  owner: string,
+  part: string,
+  spec: Omit<RateLimiterSpec, 'name'>,
+): RateLimiter {
+  const name = `${owner}/${part}`;
+  return fromSpec(larder, { ...spec, name }, name, part, `rateLimiter(${JSON.stringify(name)})`);
+}
+
+/** A limiter given in code, its name already checked; `ruleName` names a single rule. */
+function fromSpec(
+  larder: Larder,
+  spec: RateLimiterSpec,
+  name: string,
+  ruleName: string,
+  path: string,
+): RateLimiter {
+  const log = (message: string) => larder.log('warn', message);
   const inputs = spec.rules ?? [spec as RateLimitRuleOptions];
   if (!Array.isArray(inputs) || inputs.length === 0) {
     throw new ConfigError(`${path}.rules`, spec.rules, 'a non-empty list of { limit, window }');
   }
   const rules = inputs.map((rule, i) =>
-    normalizeRule(rule, spec.rules ? `r${i}` : spec.name, spec.rules ? `${path}.rules[${i}]` : path),
+    normalizeRule(
+      spec.rules ? rule : { ...rule, name: ruleName },
+      spec.rules ? `r${i}` : ruleName,
+      spec.rules ? `${path}.rules[${i}]` : path,
+    ),
   );
   const seen = new Set<string>();
   for (const rule of rules) {
@@ -106,14 +140,14 @@ export function createRateLimiter(
     spec.location !== undefined ? parseLocation(spec.location, `${path}.location`) : larder.config.redis;
   const store = spec.now ? memoryRateLimitStore({ now: spec.now }) : storeFor(larder, location);
   return new RateLimiter({
-    name: spec.name,
+    name,
     rules,
     store,
     ...(spec.prefix !== undefined ? { prefix: spec.prefix } : {}),
     ...(spec.insurance !== undefined ? { insurance: spec.insurance } : {}),
     ...(spec.failOpen !== undefined ? { failOpen: spec.failOpen } : {}),
     log,
-    metrics: larder.metrics.rateLimiter(spec.name),
+    metrics: larder.metrics.rateLimiter(name),
   });
 }
 

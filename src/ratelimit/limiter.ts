@@ -192,6 +192,11 @@ export class RateLimiter {
     return undefined;
   }
 
+  /** The first part of every key (`rl` unless given). */
+  get prefix(): string {
+    return this.#prefix;
+  }
+
   /** The largest cost a call may ask: the smallest rule's limit (a token bucket's burst). */
   get maxCost(): number {
     return this.#maxCost;

@@ -7,7 +7,7 @@ import { isIP } from 'node:net';
 import { ConfigError, RateLimitUsageError } from '../errors.js';
 import { ipSubject } from '../http/client-ip.js';
 import type { Larder } from '../larder.js';
-import type { RateLimiterSpec } from './create.js';
+import { createDerivedRateLimiter, type RateLimiterSpec } from './create.js';
 import { normalizeRule, type RateLimiter, type RateLimitResult } from './limiter.js';
 
 /** One of the guard's two limits: `limit` failures per `window` (seconds, or `'15m'`). */
@@ -25,7 +25,11 @@ export interface LoginLimit {
  */
 export interface LoginGuardOptions
   extends Pick<RateLimiterSpec, 'location' | 'prefix' | 'insurance' | 'failOpen' | 'now'> {
-  /** Names the limiters `<name>-user-ip` and `<name>-ip` (in keys). @default 'login' */
+  /**
+   * Names the limiters `<name>/user-ip` and `<name>/ip` (in keys and metrics). The `/` keeps
+   * them apart from every limit the app names (which cannot hold one): a configured limit
+   * `login-ip` is a counter of its own. @default 'login'
+   */
   name?: string;
   /**
    * Failed sign-ins for one user name from one address, counted from the first failure;
@@ -113,12 +117,11 @@ export function createLoginGuard(larder: Larder, options: LoginGuardOptions = {}
     // Validated here so an error names the guard's option, not the limiter inside.
     normalizeRule(
       { limit, window },
-      `${name}-${suffix}`,
+      suffix,
       `createLoginGuard.${suffix === 'ip' ? 'perIp' : 'perUserAndIp'}`,
     );
-    return larder.rateLimiter({
+    return createDerivedRateLimiter(larder, name, suffix, {
       ...shared,
-      name: `${name}-${suffix}`,
       limit,
       window,
       algorithm: 'fixed-window',

@@ -181,13 +181,13 @@ for (const target of ['memory', 'standalone'] as const) {
   });
 }
 
-/** The guard is built on `larder.rateLimiter` alone: the limiters are ordinary ones. */
+/** The guard is built on two ordinary limiters, named `<guard>/<limit>`: no name the app can give. */
 test('the guard exposes its two limiters, named after the guard', async () => {
   const larder: Larder = createLarder({ logger: false, redis: false }, {});
   try {
     const guard = createLoginGuard(larder, { name: 'admin-login' });
-    assert.equal(guard.perUserAndIp.name, 'admin-login-user-ip');
-    assert.equal(guard.perIp.name, 'admin-login-ip');
+    assert.equal(guard.perUserAndIp.name, 'admin-login/user-ip');
+    assert.equal(guard.perIp.name, 'admin-login/ip');
     assert.deepEqual(
       guard.perUserAndIp.rules.map((r) => [r.limit, r.window, r.algorithm]),
       [[5, 900_000, 'fixed-window']],
