@@ -92,6 +92,8 @@ export class Session<Data extends SessionData = SessionData> {
   /** Fields deleted since the last save; made on the first delete (most requests delete nothing). */
   #deleted: Set<string> | undefined;
   #replace = false;
+  /** Times `#replace` was set: a save clears it only if no `clear()` came while it ran. */
+  #replacements = 0;
   #meta: SessionMeta | undefined;
   #metaDirty: Partial<SessionMeta> = {};
   /** A stored id to delete at the next save (`cycleKey`): it must still exist then. */
@@ -99,6 +101,12 @@ export class Session<Data extends SessionData = SessionData> {
   #flushed = false;
   /** A user to add to the per-user index at the next save (`login`). */
   #pendingLogin: string | undefined;
+  /**
+   * The save (or flush) in flight. Saves of one session run one at a time: two at once
+   * (`Promise.all([s.incr('a'), s.incr('b')])`) would both create a new session, or both
+   * move a cycled one, and the second would fail.
+   */
+  #saving: Promise<void> | undefined;
 
   /** The id the client holds (its cookie), to know when a new one must be sent. */
   readonly #sentKey: string | null;
@@ -210,6 +218,7 @@ export class Session<Data extends SessionData = SessionData> {
     this.#dirty.clear();
     this.#deleted = undefined;
     this.#replace = true;
+    this.#replacements++;
     this.modified = true;
   }
 
@@ -238,8 +247,11 @@ export class Session<Data extends SessionData = SessionData> {
       return this.#data.get(field) as number;
     }
     // The counter lives in the store: write any pending changes first, so the session exists.
-    if (this.#needsWrite()) await this.save();
-    if (this.#state !== 'stored' || this.key === null) await this.save({ force: true });
+    // (Each save waits for one in flight, then decides afresh: a concurrent incr's save may
+    // have done the work already.)
+    if (this.#needsWrite()) await this.#exclusive(() => this.#save({ touch: false }));
+    if (this.#state !== 'stored' || this.key === null)
+      await this.#exclusive(() => this.#save({ force: true, touch: false }));
     const now = this.#policy.now();
     const value = await store.incr(this.key as string, field, delta, {
       set: new Map(),
@@ -264,8 +276,12 @@ export class Session<Data extends SessionData = SessionData> {
    * holding the old id cannot save it back: it gets `SessionInterruptedError`.
    */
   async flush(): Promise<void> {
-    await this.#load();
     this.accessed = true;
+    await this.#exclusive(() => this.#flush());
+  }
+
+  async #flush(): Promise<void> {
+    await this.#load();
     const store = this.#policy.store;
     const userId = this.#meta?.userId;
     if (store.kind === 'server') {
@@ -290,6 +306,12 @@ export class Session<Data extends SessionData = SessionData> {
   async cycleKey(): Promise<void> {
     const loading = this.#use();
     if (loading) await loading;
+    // Not while a save is writing the current id (it would store the data under an id nobody holds).
+    for (let wait = this.#inFlight(); wait; wait = this.#inFlight()) await wait;
+    this.#cycle();
+  }
+
+  #cycle(): void {
     if (this.#policy.store.kind === 'server') {
       if (this.#state === 'stored' && this.#previousKey === undefined)
         this.#previousKey = this.key ?? undefined;
@@ -297,6 +319,7 @@ export class Session<Data extends SessionData = SessionData> {
       this.#state = 'new';
       // The new id gets every field.
       this.#replace = true;
+      this.#replacements++;
       for (const [field, value] of this.#data) this.#dirty.set(field, encodeField(field, value));
       this.#deleted = undefined;
     }
@@ -313,7 +336,10 @@ export class Session<Data extends SessionData = SessionData> {
     if (typeof userId !== 'string' || userId === '') {
       throw new LarderError(`session.login needs a non-empty string user id; got ${typeof userId}.`);
     }
-    await this.cycleKey();
+    const loading = this.#use();
+    if (loading) await loading;
+    for (let wait = this.#inFlight(); wait; wait = this.#inFlight()) await wait;
+    this.#cycle();
     // The absolute timeout counts from login: an authenticated session is a new session (OWASP).
     this.#metaDirty.created = this.#policy.now();
     this.#metaDirty.userId = userId;
@@ -382,54 +408,71 @@ export class Session<Data extends SessionData = SessionData> {
   /**
    * Writes what changed: on a server store only the changed fields (one round trip); an
    * empty session is deleted rather than stored. The middleware calls this before the
-   * response headers go out; call it yourself only outside a request.
+   * response headers go out; call it yourself only outside a request. Saves of one
+   * session run one at a time: a save called while another runs waits for it, then writes
+   * whatever is still pending (a change made during a save is kept for the next one).
    * Throws `SessionTooLargeError` (nothing stored) and `SessionInterruptedError`.
    */
-  async save(options: { force?: boolean } = {}): Promise<void> {
+  async save(): Promise<void> {
+    return this.#exclusive(() => this.#save({}));
+  }
+
+  /**
+   * One save. `force`: store the session even when it is empty (`incr` needs it to exist);
+   * `touch: false`: no `saveEveryRequest` touch of an unchanged session (for `incr`'s saves).
+   * Runs only through `#exclusive`, so `key`, `#previousKey` and the state do not change
+   * under it; fields may (a `set` while it writes), and stay pending for the next save.
+   */
+  async #save(options: { force?: boolean; touch?: boolean }): Promise<void> {
     if (this.#state === 'unloaded') await this.#load();
     const store = this.#policy.store;
     if (store.kind === 'cookie') {
       this.cookieValue();
       return;
     }
-    if (!options.force && !this.#needsWrite()) {
+    if (!this.#needsWrite() && !(options.force && this.#state !== 'stored')) {
       // saveEveryRequest on an unchanged session: refresh its expiry, don't rewrite it.
-      if (this.#policy.saveEveryRequest) await this.touch();
+      if (this.#policy.saveEveryRequest && options.touch !== false) await this.touch();
       return;
     }
     const now = this.#policy.now();
     if (this.#isEmpty() && !options.force) {
       // Nothing to keep: an empty session is not stored (and no cookie is set for it).
-      if (this.#previousKey !== undefined) await store.destroy(this.#previousKey);
-      if (this.#state === 'stored' && this.key !== null) await store.destroy(this.key);
+      const stored = [this.#previousKey, this.#state === 'stored' ? this.key : null];
       this.#reset();
       this.key = null;
       this.#state = 'new';
+      for (const id of stored) if (id !== undefined && id !== null) await store.destroy(id);
       return;
     }
     this.#checkSize();
     const write = this.#write(now);
-    if (this.#previousKey !== undefined) {
+    // What this save takes from the pending changes; anything changed while it writes stays.
+    const metaSent = { ...this.#metaDirty };
+    const replacements = this.#replacements;
+    const login = this.#pendingLogin;
+    const previous = this.#previousKey;
+    if (previous !== undefined) {
       // cycleKey: the old id must still exist (delete-wins), then the data moves whole.
-      if (!(await store.destroy(this.#previousKey))) throw new SessionInterruptedError();
+      if (!(await store.destroy(previous))) throw new SessionInterruptedError();
       const userId = this.#meta?.userId;
-      if (userId && store.index && this.#pendingLogin !== userId)
-        await store.index.remove(userId, this.#previousKey);
+      if (userId && store.index && login !== userId) await store.index.remove(userId, previous);
       this.#previousKey = undefined;
     }
     // Who the stored session must be listed under: the user logging in, or — when the data
     // moves to a new id (cycleKey without a login) — the user it carries over, or revokeAll
     // would miss it while it stays logged in.
-    let listUnder = this.#pendingLogin;
-    if (this.#state === 'stored' && this.key !== null) {
+    let listUnder = login;
+    let key = this.key;
+    if (this.#state === 'stored' && key !== null) {
       const userId = this.#meta?.userId;
       // A logged-in session keeps its user's index alive as long as itself (sent together).
       if (userId && store.index)
-        await Promise.all([store.update(this.key, write), store.index.add(userId, this.key, write.ttl)]);
-      else await store.update(this.key, write);
+        await Promise.all([store.update(key, write), store.index.add(userId, key, write.ttl)]);
+      else await store.update(key, write);
     } else {
-      this.key ??= newSessionId();
-      if (!(await store.create(this.key, { ...write, replace: true }))) {
+      key = this.key ??= newSessionId();
+      if (!(await store.create(key, { ...write, replace: true }))) {
         // 2^-256: a colliding id is never adopted, and never overwritten either.
         throw new LarderError(
           'A new session id collided with a stored one; nothing was saved. Retry the request.',
@@ -437,11 +480,44 @@ export class Session<Data extends SessionData = SessionData> {
       }
       listUnder ??= write.meta.userId || undefined;
     }
-    if (listUnder !== undefined && store.index) await store.index.add(listUnder, this.key, write.ttl);
+    if (listUnder !== undefined && store.index) await store.index.add(listUnder, key, write.ttl);
     // The store keeps no reference to the meta it loaded: update it in place.
     this.#meta = Object.assign(this.#meta ?? { created: now, lastSeen: now }, write.meta) as SessionMeta;
     this.#state = 'stored';
-    this.#clearPending();
+    // Drop from the pending changes what was written, unless it changed again meanwhile.
+    for (const [field, text] of write.set) if (this.#dirty.get(field) === text) this.#dirty.delete(field);
+    if (this.#deleted !== undefined) {
+      for (const field of write.delete) this.#deleted.delete(field);
+      if (this.#deleted.size === 0) this.#deleted = undefined;
+    }
+    if (this.#replacements === replacements) this.#replace = false;
+    if (hasKeys(metaSent)) {
+      const pending = this.#metaDirty as Record<string, unknown>;
+      for (const name in metaSent)
+        if (pending[name] === metaSent[name as keyof SessionMeta]) delete pending[name];
+    }
+    if (this.#pendingLogin === login) this.#pendingLogin = undefined;
+  }
+
+  /**
+   * Runs `op` as the session's only save or flush: after the one in flight, if any (then
+   * checks again, as another caller may have started first).
+   */
+  #exclusive(op: () => Promise<void>): Promise<void> {
+    const wait = this.#inFlight();
+    if (wait !== undefined) return wait.then(() => this.#exclusive(op));
+    const run = op();
+    this.#saving = run;
+    const done = () => {
+      if (this.#saving === run) this.#saving = undefined;
+    };
+    run.then(done, done);
+    return run;
+  }
+
+  /** Settles (never rejects) when the save or flush in flight does; `undefined` when none is. */
+  #inFlight(): Promise<void> | undefined {
+    return this.#saving?.then(noop, noop);
   }
 
   /**
@@ -680,6 +756,8 @@ export class Session<Data extends SessionData = SessionData> {
     this.#clearPending();
   }
 }
+
+const noop = () => {};
 
 /** One settled promise for the calls that complete without waiting. */
 const RESOLVED: Promise<void> = Promise.resolve();
