@@ -203,15 +203,51 @@ export class SessionInterruptedError extends LarderError {
   }
 }
 
-/** A rate limit refused the call. HTTP 429. */
+/**
+ * A rate limit refused the call (`limiter.hit()`). HTTP 429, and it renders itself wherever
+ * it is thrown: `headers` carries `Retry-After` as `http-errors` does, which Express's final
+ * handler and Fastify's default error handler send; `getResponse()` is the 429 as
+ * problem+json, which Hono's default error handler sends (as for its `HTTPException`).
+ *
+ * @example
+ * app.use((error, _req, res, next) => {
+ *   if (!(error instanceof RateLimitedError)) return next(error);
+ *   res.status(429).set(error.headers).type('application/problem+json').send(JSON.stringify(error.toProblem()));
+ * });
+ */
 export class RateLimitedError extends LarderError {
   static override readonly code = 'E_RATE_LIMITED';
-  /** Seconds until a retry can succeed. */
+  /** Seconds until a retry can succeed (fractional). */
   readonly retryAfter: number;
+  /** `{ 'retry-after': <whole seconds, at least 1> }`: the headers a 429 for this error needs. */
+  readonly headers: Readonly<Record<string, string>>;
   constructor(message: string, retryAfter: number, options: LarderErrorOptions = {}) {
     super(message, { status: 429, ...options });
     this.retryAfter = retryAfter;
+    this.headers = Object.freeze({ 'retry-after': String(retryAfterSeconds(retryAfter)) });
   }
+
+  /** The problem details, with `retryAfter` in whole seconds, as in the `Retry-After` header. */
+  override toProblem(): ReturnType<LarderError['toProblem']> & { retryAfter: number } {
+    return { ...super.toProblem(), retryAfter: retryAfterSeconds(this.retryAfter) };
+  }
+
+  /** The 429 as problem+json with `Retry-After` (Hono's `app.onError` sends this by default). */
+  getResponse(): Response {
+    return new Response(JSON.stringify(this.toProblem()), {
+      status: this.status ?? 429,
+      headers: {
+        ...this.headers,
+        'content-type': 'application/problem+json',
+        'cache-control': 'no-store',
+      },
+    });
+  }
+}
+
+/** `Retry-After`'s value for a wait of `seconds`: whole seconds rounded up, at least 1 (RFC 9110 §10.2.3). */
+function retryAfterSeconds(seconds: number): number {
+  return Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 1;
 }
 
 /** A task did not finish within the time asked (`AsyncResult.get({ timeout })`, `timeLimit`). */
