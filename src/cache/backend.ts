@@ -141,12 +141,18 @@ export interface CacheBackend {
    */
   incr(key: string, delta: number): Promise<number | undefined>;
 
-  /** Sets a new timeout on an existing key. Returns false when the key is missing. */
+  /**
+   * Sets a new timeout on an existing key. Returns false when the key is missing. `ttl` is
+   * how long the value stays fresh: an entry envelope's grace period (`graceOf`) is added
+   * to it, so the value is still kept stale for its grace afterwards (`null`: never expires).
+   */
   touch(key: string, ttl: TtlMs): Promise<boolean>;
 
   /**
-   * Milliseconds left: a number > 0, `null` when the key never expires, `0` when missing
-   * (django-redis' convention, in milliseconds here; the facade converts to seconds).
+   * Milliseconds the value stays fresh: a number > 0, `null` when the key never expires,
+   * `0` when missing (django-redis' convention, in milliseconds here; the facade converts
+   * to seconds). For an entry envelope with a grace period, the store's TTL less the grace
+   * (`0` once only the grace is left: `get` misses it then).
    */
   ttl(key: string): Promise<number | null>;
 

@@ -917,7 +917,8 @@ export class Cache {
   }
 
   /**
-   * Sets a new timeout on an existing key (default: the cache's). False when missing.
+   * Sets a new timeout on an existing key (default: the cache's). False when missing. A
+   * value stored with a grace period stays fresh for the new timeout, then stale for its grace.
    *
    * @example await cache.touch('session-data', 3600)
    */
@@ -1138,7 +1139,8 @@ export class Cache {
   }
 
   /**
-   * Seconds left before `key` expires: `null` if it never does, `0` if it is missing.
+   * Seconds left before `key` expires: `null` if it never does, `0` if it is missing. For a
+   * value stored with a grace period, the seconds it stays fresh (the grace not counted).
    *
    * @example await cache.ttl('k') // 299.981
    */

@@ -81,6 +81,22 @@ export function unwrap(payload: Payload): { header: EnvelopeHeader; inner: Paylo
   return { header, inner };
 }
 
+/**
+ * The grace period (ms) an entry envelope carries, 0 for a plain payload or an envelope
+ * without one (or one that cannot be read). `touch` and `ttl` need it: the store keeps such
+ * a value `timeout + grace`, and it is fresh only for the first `timeout`.
+ *
+ * @example graceOf(wrap('"v"', { g: 3_600_000 })) // 3600000
+ */
+export function graceOf(payload: Payload): number {
+  if (!isEnvelope(payload)) return 0;
+  try {
+    return unwrap(payload).header.g ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
 function isHeader(value: unknown): value is EnvelopeHeader {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
   const h = value as Record<string, unknown>;

@@ -234,6 +234,31 @@ defineSuite<AdvancedFixture>('cache-advanced', ({ driver }) => {
     assert.equal(value, 'kept');
   });
 
+  it('grace: touch/expire give a fresh life of the new timeout and keep the grace; ttl excludes the grace', async () => {
+    // Regression: touch set the store TTL to the new timeout alone while the envelope kept its
+    // grace, so the value was stale (a get miss) at once; ttl reported timeout + grace.
+    const k = key('touch-grace');
+    await cache().getOrSet(k, () => 'fresh', { timeout: 60, grace: 3600 });
+    const before = await cache().ttl(k);
+    assert.ok(before !== null && before > 50 && before <= 60, `ttl before touch: ${before}`);
+    assert.equal(await cache().touch(k, 600), true);
+    assert.equal(await cache().get(k), 'fresh');
+    assert.equal(await cache().has(k), true);
+    const after = await cache().ttl(k);
+    assert.ok(after !== null && after > 590 && after <= 600, `ttl after touch: ${after}`);
+    const entry = await cache().getEntry(k);
+    assert.ok(entry.status === 'hit' || entry.status === 'hit-local', entry.status);
+    assert.equal(await cache().expire(k, '150ms'), true);
+    assert.equal(await cache().get(k), 'fresh');
+    await sleep(300);
+    // Past the new timeout: a miss for get, but still kept for its grace (stale).
+    assert.equal(await cache().get(k), undefined);
+    assert.equal(await cache().ttl(k), 0);
+    const stale = await cache().getEntry(k);
+    assert.equal(stale.status, 'stale');
+    assert.equal(stale.value, 'fresh');
+  });
+
   it('softTimeout serves the stale value when the loader is slow; the load still lands', async () => {
     const k = key('soft');
     await cache().getOrSet(k, () => 'old', { timeout: 0.1, grace: 60 });

@@ -7,6 +7,7 @@
 import { CacheValueError, ConfigError } from '../../errors.js';
 import type { CacheBackend, Payload, ReadEntry, StoredEntry, TtlMs } from '../backend.js';
 import { samePayload } from '../codec.js';
+import { graceOf } from '../envelope.js';
 import { globMatcher } from '../glob.js';
 
 /**
@@ -216,14 +217,16 @@ class MemoryBackend implements CacheBackend {
   async touch(key: string, ttl: TtlMs): Promise<boolean> {
     const entry = this.#hit(key);
     if (entry === undefined) return false;
-    entry.expiresAt = this.#expiresAt(ttl);
+    // The value stays fresh for `ttl`, then stale for its grace (the contract).
+    entry.expiresAt = ttl === null ? null : this.#now() + ttl + graceOf(entry.payload);
     return true;
   }
 
   async ttl(key: string): Promise<number | null> {
     const entry = this.#live(key);
     if (entry === undefined) return 0;
-    return entry.expiresAt === null ? null : entry.expiresAt - this.#now();
+    if (entry.expiresAt === null) return null;
+    return Math.max(0, entry.expiresAt - this.#now() - graceOf(entry.payload));
   }
 
   async persist(key: string): Promise<boolean> {

@@ -59,13 +59,40 @@ for i, pair in ipairs(h.t) do keys[i] = tostring(pair[1]) end
 return { v, pttl, redis.call('MGET', unpack(keys)) }`,
 );
 
+// The grace period (ms) of an entry envelope (envelope.ts: 0x03, a JSON header with "g", a
+// newline), 0 for anything else: the store keeps such a value timeout + grace (graceOf).
+const GRACE_OF = `local function grace_of(v)
+  if type(v) ~= 'string' or string.byte(v, 1) ~= 3 then return 0 end
+  local nl = string.find(v, '\\n', 2, true)
+  if not nl then return 0 end
+  local ok, h = pcall(cjson.decode, string.sub(v, 2, nl - 1))
+  if ok and type(h) == 'table' and type(h.g) == 'number' and h.g > 0 then return h.g end
+  return 0
+end
+`;
+
 // touch/persist: true when the key exists, whatever its previous expiry (PERSIST alone
-// answers 0 for a key that had no expiry).
+// answers 0 for a key that had no expiry). A new timeout is the value's fresh life: an
+// envelope's grace is added, as getOrSet stored it (GET via pcall: a key of another type
+// has no envelope).
 const TOUCH = defineScript(
   1,
-  `if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
-if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) else redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+  `${GRACE_OF}if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+if ARGV[1] == '' then redis.call('PERSIST', KEYS[1]) return 1 end
+local ms = tonumber(ARGV[1]) + grace_of(redis.pcall('GET', KEYS[1]))
+redis.call('PEXPIRE', KEYS[1], string.format('%d', ms))
 return 1`,
+);
+
+// ttl: PTTL (-2 missing, -1 no expiry), less an envelope's grace: the value's fresh life
+// (-2 once only the grace is left, a miss for get).
+const TTL = defineScript(
+  1,
+  `${GRACE_OF}local pttl = redis.call('PTTL', KEYS[1])
+if pttl < 0 then return pttl end
+local fresh = pttl - grace_of(redis.pcall('GET', KEYS[1]))
+if fresh <= 0 then return -2 end
+return fresh`,
 );
 
 // Lock release: delete only if the key still holds this holder's token.
@@ -206,7 +233,7 @@ class RedisBackend implements CacheBackend {
   }
 
   async ttl(key: string): Promise<number | null> {
-    const ms: number = await this.#read((c) => c.pTTL(key));
+    const ms = await TTL.run<number>(this.#conn, [key], [], { timeout: this.#timeout, readonly: true });
     if (ms === -2) return 0;
     if (ms === -1) return null;
     return ms;
