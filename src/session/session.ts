@@ -357,8 +357,13 @@ export class Session<Data extends SessionData = SessionData> {
   // ---- expiry (Django's semantics) -------------------------------------------------------
 
   /**
-   * Sets when the session expires: seconds of inactivity, a fixed `Date`, `0` for "when
-   * the browser closes", or `null` for the configured policy.
+   * Sets when the session expires: whole seconds of inactivity (as Django's `set_expiry`
+   * takes an int: the cookie's `Max-Age` is whole seconds), a fixed `Date`, `0` for "when the
+   * browser closes", or `null` for the configured policy. Throws a `LarderError` — before
+   * anything changes — for fractional or non-positive seconds, and for an expiry past the
+   * last date JavaScript (and so a cookie's `Expires`) can hold.
+   *
+   * @example await req.session.setExpiry(remember ? 30 * 86_400 : 0);
    */
   async setExpiry(value: number | Date | 0 | null): Promise<void> {
     const loading = this.#use();
@@ -367,10 +372,21 @@ export class Session<Data extends SessionData = SessionData> {
     if (value === null) expiry = '';
     else if (value === 0) expiry = '0';
     else if (value instanceof Date && Number.isFinite(value.getTime())) expiry = `d:${value.getTime()}`;
-    else if (typeof value === 'number' && Number.isFinite(value) && value > 0) expiry = `s:${value}`;
+    else if (
+      typeof value === 'number' &&
+      Number.isSafeInteger(value) &&
+      value > 0 &&
+      Number.isFinite(new Date(this.#policy.now() + value * 1000).getTime())
+    )
+      expiry = `s:${value}`;
     else {
+      const rounding =
+        typeof value === 'number' && Number.isFinite(value) && value > 0 && !Number.isInteger(value)
+          ? ` Round it: setExpiry(Math.round(${value})).`
+          : '';
       throw new LarderError(
-        `session.setExpiry takes seconds (> 0), a valid Date, 0 (browser close) or null (the default); got ${String(value)}.`,
+        `session.setExpiry takes a whole number of seconds (> 0) that ends before the year 275760, a valid Date, ` +
+          `0 (at browser close) or null (the configured policy); got ${String(value)}.${rounding}`,
       );
     }
     this.#metaDirty.expiry = expiry;
@@ -381,7 +397,8 @@ export class Session<Data extends SessionData = SessionData> {
   getExpiryAge(): number {
     const expiry = this.#expiry();
     if (expiry.startsWith('d:')) return Math.floor((Number(expiry.slice(2)) - this.#policy.now()) / 1000);
-    if (expiry.startsWith('s:')) return Number(expiry.slice(2));
+    // Whole seconds, as the cookie's Max-Age (a session stored before setExpiry refused fractions may hold one).
+    if (expiry.startsWith('s:')) return Math.floor(Number(expiry.slice(2)));
     return Math.floor(this.#policy.maxAge / 1000);
   }
 
