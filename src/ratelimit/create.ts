@@ -40,6 +40,15 @@ export function createRateLimiter(
     const names: string[] = typeof input === 'string' ? [input] : [...(input as readonly string[])];
     if (names.length === 0)
       throw new ConfigError('rateLimiter', [], 'a configured limit name, or a list of them');
+    // A name twice would be one key consumed twice per call on Redis, and once in memory.
+    const twice = names.find((name, i) => names.indexOf(name) !== i);
+    if (twice !== undefined) {
+      throw new ConfigError(
+        'rateLimiter',
+        names,
+        `each configured limit named once ('${twice}' is named twice): a limit is checked once per call`,
+      );
+    }
     const configured = larder.config.rateLimits;
     const known = Object.keys(configured);
     const rules: Rule[] = [];
