@@ -140,6 +140,16 @@ export interface PageExchange<Sent = void> {
 }
 
 const CACHE_STATUS = 'larder';
+const STALE_IF_ERROR = `${CACHE_STATUS}; hit; fwd=stale; detail=stale-if-error`;
+
+/**
+ * What a render gives the requests that waited on it: the page it stored (they are sent it
+ * as a hit), and whether it failed (a 5xx, or the route threw), for stale-if-error.
+ */
+interface Rendered {
+  page?: StoredPage;
+  failed: boolean;
+}
 const METHOD_BYPASS: Lookup = Object.freeze({ kind: 'bypass', reason: 'method' });
 /** md5 of nothing: the header-values digest of a page that varies on no header. */
 const EMPTY_MD5 = 'd41d8cd98f00b204e9800998ecf8427e';
@@ -169,8 +179,8 @@ export class PageCache {
    * string, so a hit neither joins the absolute URL nor hashes that longer string.
    */
   readonly #urls = new Map<string, UrlKeys>();
-  /** Renders in progress by page key; each resolves the response if it was stored. */
-  readonly #inflight = new Map<string, { request: PageRequest; result: Promise<PageResponse | undefined> }>();
+  /** Renders in progress by page key; each resolves what the requests waiting on it get. */
+  readonly #inflight = new Map<string, { request: PageRequest; result: Promise<Rendered> }>();
 
   constructor(cache: Cache, options: PageCacheOptions) {
     this.cache = cache;
@@ -212,26 +222,33 @@ export class PageCache {
     const running = this.#inflight.get(found.key);
     if (running) {
       if (found.kind === 'stale' && found.whileRevalidate) return exchange.send(found.response);
-      // Only a stored response is shared — a personal one never reaches another client —
-      // and only with a request that agrees on every header it varies on: before a URL's
-      // header list is known, requests that differ there share one in-flight key.
-      const shared = await running.result;
-      if (shared && sameVaryValues(shared, running.request, request)) {
-        return exchange.send({
-          ...shared,
-          headers: { ...shared.headers, 'cache-status': `${CACHE_STATUS}; hit; detail=coalesced` },
-        });
+      // Only a stored page is shared — a personal response never reaches another client —
+      // as a hit would send it (none of the first request's own headers), and only with a
+      // request that agrees on every header it varies on: before a URL's header list is
+      // known, requests that differ there share one in-flight key.
+      const rendered = await running.result;
+      if (
+        rendered.page &&
+        rendered.page.vary.every((name) => running.request.header(name) === request.header(name))
+      ) {
+        const page = replay(rendered.page, request, 'hit', Date.now());
+        return exchange.send(withStatus(page, `${CACHE_STATUS}; hit; detail=coalesced`));
+      }
+      // The render failed: a stale copy that may stand in for an error does, for this request too.
+      if (rendered.failed && found.kind === 'stale' && found.ifError) {
+        return exchange.send(withStatus(found.response, STALE_IF_ERROR));
       }
       return exchange.pass(`${CACHE_STATUS}; fwd=uri-miss`);
     }
     let prepared: StoredPage | string = 'not rendered';
-    let shareable: PageResponse | undefined;
+    let failed = false;
     const fwd = found.kind === 'stale' ? 'stale' : 'uri-miss';
     const result = exchange
       .render((response, streamed) => {
         if (streamed) return response;
-        if (response.status >= 500 && found.kind === 'stale' && found.ifError) {
-          return withStatus(found.response, `${CACHE_STATUS}; hit; fwd=stale; detail=stale-if-error`);
+        if (response.status >= 500) {
+          failed = true;
+          if (found.kind === 'stale' && found.ifError) return withStatus(found.response, STALE_IF_ERROR);
         }
         prepared = this.#prepare(request, response);
         if (typeof prepared === 'string') {
@@ -239,23 +256,27 @@ export class PageCache {
           return response;
         }
         response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; stored`;
-        shareable = response;
         return response;
       })
-      .then(async (finalHeaders) => {
-        if (typeof prepared === 'string' || !shareable) return undefined;
+      .then(async (finalHeaders): Promise<Rendered> => {
+        if (typeof prepared === 'string') return { failed };
         // Headers added after finalize (a late Set-Cookie) veto the store.
-        if (finalHeaders && this.refusal(request, { ...shareable, headers: finalHeaders })) return undefined;
+        if (
+          finalHeaders &&
+          this.refusal(request, { status: prepared.status, headers: finalHeaders, body: NO_BODY })
+        ) {
+          return { failed };
+        }
         try {
           await this.#save(request, prepared, found.urlKey);
         } catch (error) {
           // A failed write is not the request's failure (the page was sent): log and go on.
           this.onStoreError?.(error);
         }
-        return shareable;
+        return { page: prepared, failed };
       })
       .finally(() => this.#inflight.delete(found.key));
-    this.#inflight.set(found.key, { request, result: result.catch(() => undefined) });
+    this.#inflight.set(found.key, { request, result: result.catch((): Rendered => ({ failed: true })) });
     await result;
   }
 
@@ -560,11 +581,6 @@ function sameList(a: readonly string[], b: readonly string[]): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
-}
-
-/** True when `b` sends the same values as `a` for every header `response` varies on. */
-function sameVaryValues(response: PageResponse, a: PageRequest, b: PageRequest): boolean {
-  return learnHeaderList(response.headers).every((name) => a.header(name) === b.header(name));
 }
 
 /** A copy of `response` with another Cache-Status. */

@@ -81,11 +81,12 @@ pageCacheSuite(
     app.get('/slow', web.cachePage(60), async (_req, res) => {
       count('slow');
       await sleep(150);
-      res.send('slow');
+      res.set('ratelimit', `"page";r=${60 - calls.get('slow')!}`).send('slow');
     });
     let failing = false;
-    app.get('/flaky', web.cachePage(1, { staleIfError: 30 }), (_req, res) => {
+    app.get('/flaky', web.cachePage(1, { staleIfError: 30 }), async (_req, res) => {
       count('flaky');
+      if (failing) await sleep(100);
       if (failing) res.status(503).send('down');
       else res.send(`flaky #${calls.get('flaky')}`);
     });

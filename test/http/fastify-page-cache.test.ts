@@ -76,14 +76,15 @@ pageCacheSuite(
       count('error');
       return reply.code(404).send('nope');
     });
-    app.get('/slow', { onRequest: web.cachePage(60) }, async () => {
+    app.get('/slow', { onRequest: web.cachePage(60) }, async (_request, reply) => {
       count('slow');
       await sleep(150);
-      return 'slow';
+      return reply.header('ratelimit', `"page";r=${60 - calls.get('slow')!}`).send('slow');
     });
     let failing = false;
     app.get('/flaky', { onRequest: web.cachePage(1, { staleIfError: 30 }) }, async (_request, reply) => {
       count('flaky');
+      if (failing) await sleep(100);
       if (failing) return reply.code(503).send('down');
       return `flaky #${calls.get('flaky')}`;
     });

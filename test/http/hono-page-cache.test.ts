@@ -83,11 +83,12 @@ for (const form of ['middleware', 'wrapped'] as const) {
       app.get('/slow', web.cachePage(60), async (c) => {
         count('slow');
         await sleep(150);
-        return c.text('slow');
+        return c.text('slow', 200, { ratelimit: `"page";r=${60 - calls.get('slow')!}` });
       });
       let failing = false;
-      app.get('/flaky', web.cachePage(1, { staleIfError: 30 }), (c) => {
+      app.get('/flaky', web.cachePage(1, { staleIfError: 30 }), async (c) => {
         count('flaky');
+        if (failing) await sleep(100);
         if (failing) return c.text('down', 503);
         return c.text(`flaky #${calls.get('flaky')}`);
       });

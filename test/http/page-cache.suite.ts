@@ -18,9 +18,10 @@
  * - `GET /short` — `cachePage(1)`; sets `Cache-Control: max-age=3600`, answers `short #n`.
  * - `GET /stream` — `cachePage(60)`; streams `part 1,` then ` part 2`.
  * - `GET /error` — `cachePage(60)`; answers 404 `nope`.
- * - `GET /slow` — `cachePage(60)`; answers `slow` after 150 ms.
- * - `GET /flaky` — `cachePage(1, { staleIfError: 30 })`; answers `flaky #n`, or 503 `down` once
- *   `POST /fail` (not cached, not counted) has been called.
+ * - `GET /slow` — `cachePage(60)`; answers `slow` after 150 ms, with the header
+ *   `RateLimit: "page";r=<60 - n>` (this request's, never stored).
+ * - `GET /flaky` — `cachePage(1, { staleIfError: 30 })`; answers `flaky #n`, or 503 `down` after
+ *   100 ms once `POST /fail` (not cached, not counted) has been called.
  * - `GET /swr` — `cachePage(1, { staleWhileRevalidate: 30 })`; answers `swr #n` after 200 ms.
  * - `GET /tagged` — `cachePage(60, { tags: ['catalog'] })`; answers `tagged #n`.
  * - `GET /never` — `neverCache()`; answers `never` (not counted).
@@ -272,6 +273,12 @@ export function pageCacheSuite(
         for (const s of waiters) assert.match(s ?? '', /^larder; hit\b/);
         if (options.coalescedStatus !== undefined)
           assert.equal(waiters.filter((s) => s === options.coalescedStatus).length, 9);
+        // The waiters get the page as stored, not the first response's own headers.
+        const limits = responses.map((r) => r.headers.get('ratelimit'));
+        assert.deepEqual(
+          limits.filter((l) => l !== null),
+          ['"page";r=59'],
+        );
       });
 
       test('stale-if-error: a stale page replaces a 5xx from the origin', async () => {
@@ -284,6 +291,14 @@ export function pageCacheSuite(
         assert.equal(await res.text(), 'flaky #1');
         assert.match(res.headers.get('cache-status') ?? '', /fwd=stale; detail=stale-if-error/);
         assert.equal(calls.get('flaky'), 2, 'the origin was asked, and failed');
+        // Requests that wait on a failing render get the stale page too, not the 5xx.
+        await sleep(1100);
+        const together = await Promise.all(Array.from({ length: 5 }, () => fetch(`${base}/flaky`)));
+        for (const r of together) {
+          assert.equal(r.status, 200);
+          assert.equal(await r.text(), 'flaky #1');
+          assert.match(r.headers.get('cache-status') ?? '', /fwd=stale; detail=stale-if-error/);
+        }
       });
 
       test('a UTF-8 page comes back byte for byte on a hit, its Content-Length counted in bytes', async () => {
