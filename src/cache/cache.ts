@@ -609,7 +609,8 @@ export class Cache {
 
   /**
    * Stores only if `key` is absent; returns whether it stored. A timeout of 0 returns
-   * true and stores nothing, as Django.
+   * true and stores nothing, as Django. A value `get` misses — its tag invalidated, or past
+   * its timeout within a grace period — counts as absent: it is replaced.
    *
    * @example if (await cache.add('lock:report', 1, { timeout: 60 })) runReport();
    */
@@ -624,11 +625,34 @@ export class Cache {
       if (ttl === EXPIRED) return true;
       return await this.#attempt('add', false, async () => {
         if (tagKeys) payload = this.#wrap(payload, ttl, { t: await this.#stamp(tagKeys) });
-        return this.backend.add(made, payload, ttl);
+        // A value that is there but dead — its tag invalidated, or past its timeout within
+        // its grace — is absent for `get`, so it is for `add`: it is deleted if it is still
+        // that value (atomically) and the add tried again. Otherwise add would refuse until
+        // the store dropped it, which for a value without a timeout is never.
+        for (let attempt = 0; attempt < 3; attempt++) {
+          if (await this.backend.add(made, payload, ttl)) return true;
+          const read = await this.backend.read(made);
+          if (read === undefined) continue; // gone meanwhile
+          if (await this.#isLive(read, made)) return false;
+          await this.backend.deleteIfEquals(made, read.payload);
+        }
+        return false;
       });
     } finally {
       timer?.done(start);
     }
+  }
+
+  /**
+   * True when `get` would return the value `read` holds: a plain payload, or an envelope
+   * whose tags are current and that is not past its timeout (within its grace).
+   */
+  async #isLive(read: ReadEntry, made: string): Promise<boolean> {
+    if (!isEnvelope(read.payload)) return true;
+    const opened = await this.#open(read, made, false);
+    if (opened === undefined) return false;
+    const grace = opened.header?.g ?? 0;
+    return read.pttl === null || read.pttl - grace > 0;
   }
 
   /**

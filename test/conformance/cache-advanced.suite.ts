@@ -49,6 +49,39 @@ defineSuite<AdvancedFixture>('cache-advanced', ({ driver }) => {
     assert.equal(await cache().has(a), false);
   });
 
+  it('add stores over a value whose tag was invalidated (get misses it), and not over a live one', async () => {
+    // Regression: SET NX saw the dead value and add refused — forever, for a value without a timeout.
+    const [dead, live] = [key('add-dead'), key('add-live')];
+    await cache().set(dead, 'v1', { tags: ['t-add'], timeout: null });
+    await cache().set(live, 'v1', { tags: ['t-add-live'], timeout: null });
+    await cache().invalidateTags(['t-add']);
+    assert.equal(await cache().get(dead), undefined);
+    assert.equal(await cache().add(dead, 'v2'), true);
+    assert.equal(await cache().get(dead), 'v2');
+    const left = await cache().ttl(dead);
+    assert.ok(left !== null && left > 290 && left <= 300, `the add's own (default) timeout: ${left}`);
+    assert.equal(await cache().add(dead, 'v3'), false);
+    assert.equal(await cache().add(live, 'v2'), false);
+    assert.equal(await cache().get(live), 'v1');
+    // Seen from another process (which has not met an envelope yet), the same.
+    const other = key('add-peer');
+    await cache().set(other, 'v1', { tags: ['t-add-peer'] });
+    await cache().invalidateTags(['t-add-peer']);
+    assert.equal(await driver().peer().add(other, 'v2'), true);
+    assert.equal(await cache().get(other), 'v2');
+  });
+
+  it('add stores over a value past its timeout within its grace (get misses it)', async () => {
+    const k = key('add-grace');
+    await cache().getOrSet(k, () => 'old', { timeout: 0.1, grace: 60 });
+    await sleep(200);
+    assert.equal(await cache().get(k), undefined);
+    assert.equal(await cache().add(k, 'new', { timeout: 60 }), true);
+    assert.equal(await cache().get(k), 'new');
+    const left = await cache().ttl(k);
+    assert.ok(left !== null && left > 50 && left <= 60, `ttl ${left}`);
+  });
+
   it('a value stored after an invalidation carries the new token and hits', async () => {
     const k = key('after');
     await cache().set(k, 1, { tags: ['t-after'] });
