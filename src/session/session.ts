@@ -87,6 +87,8 @@ export class Session<Data extends SessionData = SessionData> {
   #data = new Map<string, unknown>();
   /** Encoded bytes of each field, for `maxBytes`. */
   #sizes = new Map<string, number>();
+  /** Encoded bytes of the data as the store last held it, to this request's knowledge (loaded or saved). */
+  #storedBytes = 0;
   /** Encoded text of each field changed since the last save. */
   #dirty = new Map<string, string>();
   /** Fields deleted since the last save; made on the first delete (most requests delete nothing). */
@@ -262,7 +264,9 @@ export class Session<Data extends SessionData = SessionData> {
     });
     const text = String(value);
     this.#data.set(field, value);
-    this.#sizes.set(field, fieldSize(field, text));
+    const bytes = fieldSize(field, text);
+    this.#storedBytes += bytes - (this.#sizes.get(field) ?? 0);
+    this.#sizes.set(field, bytes);
     (this.#meta as SessionMeta).lastSeen = now;
     this.modified = true;
     return value;
@@ -462,7 +466,7 @@ export class Session<Data extends SessionData = SessionData> {
       for (const id of stored) if (id !== undefined && id !== null) await store.destroy(id);
       return;
     }
-    this.#checkSize();
+    const size = this.#checkSize();
     const write = this.#write(now);
     // What this save takes from the pending changes; anything changed while it writes stays.
     const metaSent = { ...this.#metaDirty };
@@ -501,6 +505,7 @@ export class Session<Data extends SessionData = SessionData> {
     // The store keeps no reference to the meta it loaded: update it in place.
     this.#meta = Object.assign(this.#meta ?? { created: now, lastSeen: now }, write.meta) as SessionMeta;
     this.#state = 'stored';
+    this.#storedBytes = size;
     // Drop from the pending changes what was written, unless it changed again meanwhile.
     for (const [field, text] of write.set) if (this.#dirty.get(field) === text) this.#dirty.delete(field);
     if (this.#deleted !== undefined) {
@@ -642,10 +647,14 @@ export class Session<Data extends SessionData = SessionData> {
       if (this.#state !== 'unloaded') return;
       if (stored && this.#isLive(stored.meta, now)) {
         try {
+          let bytes = 0;
           for (const [field, text] of stored.fields) {
             this.#data.set(field, parseValue(text));
-            this.#sizes.set(field, fieldSize(field, text));
+            const size = fieldSize(field, text);
+            this.#sizes.set(field, size);
+            bytes += size;
           }
+          this.#storedBytes = bytes;
           this.#meta = stored.meta;
           this.#state = 'stored';
           return;
@@ -732,10 +741,20 @@ export class Session<Data extends SessionData = SessionData> {
     );
   }
 
-  #checkSize(): void {
+  /**
+   * The data's encoded size; throws `SessionTooLargeError` when it is over `maxBytes` and
+   * larger than what the store holds. Race condition: the limit is checked here, against the
+   * session this request loaded, and the server stores write changed fields only — so
+   * concurrent requests that each add a field can together store a session over the limit.
+   * Such a session must not be stuck (every save refused until fields are deleted): a save
+   * that does not grow it goes through, and one that grows it is refused.
+   */
+  #checkSize(): number {
     let size = 0;
     for (const bytes of this.#sizes.values()) size += bytes;
-    if (size > this.#policy.maxBytes) throw new SessionTooLargeError(size, this.#policy.maxBytes);
+    if (size > this.#policy.maxBytes && size > this.#storedBytes)
+      throw new SessionTooLargeError(size, this.#policy.maxBytes);
+    return size;
   }
 
   #write(now: number): SessionWrite {
@@ -768,6 +787,7 @@ export class Session<Data extends SessionData = SessionData> {
   #reset(): void {
     this.#data.clear();
     this.#sizes.clear();
+    this.#storedBytes = 0;
     this.#meta = undefined;
     this.#previousKey = undefined;
     this.#clearPending();
