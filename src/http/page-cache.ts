@@ -252,6 +252,12 @@ export class PageCache {
         }
         prepared = this.#prepare(request, response);
         if (typeof prepared === 'string') {
+          // A 304 the route answered itself keeps the caching headers its 200 would have had
+          // (Django's UpdateCacheMiddleware patches both), so the client learns how long its
+          // copy stays fresh; only a 200 is stored.
+          if (response.status === 304 && !this.refusal(request, { ...response, status: 200 })) {
+            patchResponseHeaders(response.headers, this.ttl);
+          }
           response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; detail=${prepared}`;
           return response;
         }

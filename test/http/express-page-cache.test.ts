@@ -83,6 +83,11 @@ pageCacheSuite(
       await sleep(150);
       res.set('ratelimit', `"page";r=${60 - calls.get('slow')!}`).send('slow');
     });
+    app.get('/conditional', web.cachePage(60), (req, res) => {
+      res.set('etag', '"v1"');
+      if (req.get('if-none-match') === '"v1"') res.status(304).end();
+      else res.send('conditional');
+    });
     let failing = false;
     app.get('/flaky', web.cachePage(1, { staleIfError: 30 }), async (_req, res) => {
       count('flaky');

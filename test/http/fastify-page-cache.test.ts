@@ -81,6 +81,11 @@ pageCacheSuite(
       await sleep(150);
       return reply.header('ratelimit', `"page";r=${60 - calls.get('slow')!}`).send('slow');
     });
+    app.get('/conditional', { onRequest: web.cachePage(60) }, async (request, reply) => {
+      reply.header('etag', '"v1"');
+      if (request.headers['if-none-match'] === '"v1"') return reply.code(304).send();
+      return 'conditional';
+    });
     let failing = false;
     app.get('/flaky', { onRequest: web.cachePage(1, { staleIfError: 30 }) }, async (_request, reply) => {
       count('flaky');

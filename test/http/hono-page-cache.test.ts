@@ -85,6 +85,10 @@ for (const form of ['middleware', 'wrapped'] as const) {
         await sleep(150);
         return c.text('slow', 200, { ratelimit: `"page";r=${60 - calls.get('slow')!}` });
       });
+      app.get('/conditional', web.cachePage(60), (c) => {
+        if (c.req.header('if-none-match') === '"v1"') return c.body(null, 304, { etag: '"v1"' });
+        return c.text('conditional', 200, { etag: '"v1"' });
+      });
       let failing = false;
       app.get('/flaky', web.cachePage(1, { staleIfError: 30 }), async (c) => {
         count('flaky');

@@ -23,6 +23,8 @@
  * - `GET /flaky` — `cachePage(1, { staleIfError: 30 })`; answers `flaky #n`, or 503 `down` after
  *   100 ms once `POST /fail` (not cached, not counted) has been called.
  * - `GET /swr` — `cachePage(1, { staleWhileRevalidate: 30 })`; answers `swr #n` after 200 ms.
+ * - `GET /conditional` — `cachePage(60)`; sets `ETag: "v1"`, answers 304 with no body to
+ *   `If-None-Match: "v1"`, else `conditional`.
  * - `GET /tagged` — `cachePage(60, { tags: ['catalog'] })`; answers `tagged #n`.
  * - `GET /never` — `neverCache()`; answers `never` (not counted).
  * - `GET /cc` — `cacheControl({ public: true, 'max-age': 100 })`; sets
@@ -181,6 +183,21 @@ export function pageCacheSuite(
             .on('error', reject);
         });
         assert.equal(other, 'page  #4');
+      });
+
+      test('a 304 the route answers itself keeps the caching headers, and is not stored', async () => {
+        const { base } = ctx;
+        const revalidated = await fetch(`${base}/conditional`, { headers: { 'if-none-match': '"v1"' } });
+        assert.equal(revalidated.status, 304);
+        assert.match(revalidated.headers.get('cache-control') ?? '', /max-age=60\b/);
+        assert.ok(revalidated.headers.get('expires'), 'Expires');
+        assert.equal(revalidated.headers.get('cache-status'), 'larder; fwd=uri-miss; detail=status');
+        const full = await fetch(`${base}/conditional`);
+        assert.equal(await full.text(), 'conditional');
+        assert.equal(full.headers.get('cache-status'), 'larder; fwd=uri-miss; stored');
+        const fromCache = await fetch(`${base}/conditional`, { headers: { 'if-none-match': '"v1"' } });
+        assert.equal(fromCache.status, 304);
+        assert.match(fromCache.headers.get('cache-status') ?? '', /^larder; hit/);
       });
 
       test('hits in one second get their own GET, HEAD and 304 answers; Age counts on', async () => {
