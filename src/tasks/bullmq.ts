@@ -12,7 +12,14 @@ import type { RedisLocation } from '../config/types.js';
 import { BackendUnavailableError, TaskRevokedError, TaskUsageError } from '../errors.js';
 import type { TaskCounter } from '../metrics/metrics.js';
 import type { QueueDepth } from '../metrics/types.js';
-import { checkBrokerLocation, closeRaw, type RawRedisClient, rawClient } from './connection.js';
+import {
+  brokerBudget,
+  checkBrokerLocation,
+  closeRaw,
+  type RawRedisClient,
+  rawClient,
+  withBroker,
+} from './connection.js';
 import { recordFailure, revokedMessage } from './run.js';
 import type { FailureRecord, FlowSpec, JobSpec, JobState, TaskDefinition, TaskDriver } from './types.js';
 import { startBullWorker } from './worker.js';
@@ -35,6 +42,8 @@ export interface Envelope {
 const KEEP = { age: 86_400, count: 10_000 };
 /** A revocation is remembered this long (Celery keeps revoked ids in memory for as long). */
 const REVOKED_TTL_MS = 86_400_000;
+/** Our states of a job that is done. */
+const FINISHED: readonly string[] = ['success', 'failure', 'revoked'];
 /** BullMQ states of a job that has not started. */
 const PENDING = ['waiting', 'wait', 'delayed', 'prioritized', 'waiting-children'];
 /** `wait` re-reads the state this often as well, in case an event went by unseen. */
@@ -70,6 +79,7 @@ export interface BullContext {
  */
 export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
   checkBrokerLocation(options.location);
+  const budget = brokerBudget(options.location);
   const queues = new Map<string, Queue>();
   const events = new Map<string, Promise<QueueEvents>>();
   const eventClients: RawRedisClient[] = [];
@@ -107,6 +117,10 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
     })();
     return ctx;
   };
+
+  /** Runs `op` on the broker, failing with BackendUnavailableError when Redis does not answer in time. */
+  const reach = async <T>(what: string, op: () => Promise<T>): Promise<T> =>
+    withBroker((await context()).commands, options.location, what, op);
 
   const queueOf = async (name: string): Promise<Queue> => {
     const c = await context();
@@ -171,7 +185,10 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
     ...(spec.children.length ? { children: spec.children.map((c) => flowJob(c, true)) } : {}),
   });
 
-  async function state(id: string, queue: string): Promise<JobState | undefined> {
+  const state = (id: string, queue: string): Promise<JobState | undefined> =>
+    reach(`read the state of job ${id}`, () => readState(id, queue));
+
+  async function readState(id: string, queue: string): Promise<JobState | undefined> {
     const q = await queueOf(queue);
     // The state first, the job's hash after: a job read while active and found completed a
     // moment later would show no result.
@@ -192,7 +209,7 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
         // A parent failed by a child (failParentOnFailure) never ran: the child's error is the story.
         for (const key of env.k ?? []) {
           const [childQueue, childId] = splitKey(options.prefix, key);
-          const child = await state(childId, childQueue);
+          const child = await readState(childId, childQueue);
           if (child && (child.status === 'failure' || child.status === 'revoked'))
             return { id: childId, ...child };
         }
@@ -220,27 +237,59 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
     }
   }
 
+  async function revoke(id: string, queue: string): Promise<boolean> {
+    const c = await context();
+    // Remembered first: a run that is active now is never retried, a copy never started.
+    await c.commands.set(c.revokedKey(queue, id), '1', { PX: REVOKED_TTL_MS });
+    const job = (await (await queueOf(queue)).getJob(id)) as Job | undefined;
+    if (!job) return false;
+    const bullState = await job.getState();
+    if (!PENDING.includes(bullState)) return false;
+    if (job.parentKey) {
+      // A flow child (a chain link, a chord member) is failed, not removed: remove() drops it
+      // from its parent's dependencies and, when it was the last, starts the parent without
+      // its result. moveToFailed needs the job active, so a worker fails it: it finds the
+      // mark set above and throws TaskRevokedError unrecoverably before the handler runs,
+      // and failParentOnFailure fails the parent. A delayed one is promoted to go now.
+      if (bullState === 'delayed') await job.promote().catch(() => {});
+      return true;
+    }
+    try {
+      await job.remove();
+      return true;
+    } catch {
+      return false; // a worker took it in the meantime: it finishes this run, without retries
+    }
+  }
+
   return {
     kind: 'bullmq',
 
     async enqueue(spec) {
       const q = await queueOf(spec.queue);
-      await q.add(spec.task, envelope(spec), jobOptions(spec));
+      await reach(`enqueue job ${spec.id}`, () => q.add(spec.task, envelope(spec), jobOptions(spec)));
       options.counter?.count(spec.task, 'enqueued');
     },
 
     async enqueueFlow(root) {
       const c = await context();
       flows ??= new c.bull.FlowProducer({ connection: c.adapter, prefix: c.prefix });
-      await flows.add(flowJob(root, false), { queuesOptions: {} });
+      const producer = flows;
+      await reach(`enqueue flow ${root.id}`, () => producer.add(flowJob(root, false), { queuesOptions: {} }));
       if (options.counter) countFlow(options.counter, root);
     },
 
     state,
 
     async wait(id, queue, timeoutMs) {
+      // The state first: a broker that is down fails here with BackendUnavailableError, before
+      // a QueueEvents is opened (BullMQ 6.7 cannot close one that never connected).
+      const first = await state(id, queue);
+      if ((first && FINISHED.includes(first.status)) || timeoutMs <= 0) return first;
       // QueueEvents also emits `completed:<id>` / `failed:<id>`, which its typings leave out.
-      const emitter = (await eventsOf(queue)) as unknown as import('node:events').EventEmitter;
+      const emitter = (await reach(`listen for the events of queue '${queue}'`, () =>
+        eventsOf(queue),
+      )) as unknown as import('node:events').EventEmitter;
       const deadline = Date.now() + timeoutMs;
       let wake: () => void = () => {};
       const onEvent = () => wake();
@@ -250,7 +299,7 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
         for (;;) {
           const now = await state(id, queue);
           const left = deadline - Date.now();
-          if ((now && ['success', 'failure', 'revoked'].includes(now.status)) || left <= 0) return now;
+          if ((now && FINISHED.includes(now.status)) || left <= 0) return now;
           await new Promise<void>((resolve) => {
             const timer = setTimeout(resolve, Math.min(left, POLL_MS));
             wake = () => {
@@ -265,45 +314,24 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       }
     },
 
-    async revoke(id, queue) {
-      const c = await context();
-      // Remembered first: a run that is active now is never retried, a copy never started.
-      await c.commands.set(c.revokedKey(queue, id), '1', { PX: REVOKED_TTL_MS });
-      const job = (await (await queueOf(queue)).getJob(id)) as Job | undefined;
-      if (!job) return false;
-      const bullState = await job.getState();
-      if (!PENDING.includes(bullState)) return false;
-      if (job.parentKey) {
-        // A flow child (a chain link, a chord member) is failed, not removed: remove() drops it
-        // from its parent's dependencies and, when it was the last, starts the parent without
-        // its result. moveToFailed needs the job active, so a worker fails it: it finds the
-        // mark set above and throws TaskRevokedError unrecoverably before the handler runs,
-        // and failParentOnFailure fails the parent. A delayed one is promoted to go now.
-        if (bullState === 'delayed') await job.promote().catch(() => {});
-        return true;
-      }
-      try {
-        await job.remove();
-        return true;
-      } catch {
-        return false; // a worker took it in the meantime: it finishes this run, without retries
-      }
-    },
+    revoke: (id, queue) => reach(`revoke job ${id}`, () => revoke(id, queue)),
 
     async schedule(name, spec, job) {
       const q = await queueOf(job.queue);
       const repeat =
         'every' in spec ? { every: spec.every } : { pattern: spec.cron, ...(spec.tz ? { tz: spec.tz } : {}) };
       try {
-        await q.upsertJobScheduler(name, repeat, {
-          name: job.task,
-          data: envelope({ ...job, id: name, delay: 0 }),
-          opts: {
-            attempts: job.attempts,
-            backoff: job.backoff,
-            ...(job.priority !== undefined ? { priority: job.priority } : {}),
-          },
-        });
+        await reach(`schedule ${JSON.stringify(name)}`, () =>
+          q.upsertJobScheduler(name, repeat, {
+            name: job.task,
+            data: envelope({ ...job, id: name, delay: 0 }),
+            opts: {
+              attempts: job.attempts,
+              backoff: job.backoff,
+              ...(job.priority !== undefined ? { priority: job.priority } : {}),
+            },
+          }),
+        );
       } catch (cause) {
         if (cause instanceof BackendUnavailableError) throw cause;
         throw new TaskUsageError(
@@ -317,19 +345,16 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
     },
 
     async unschedule(name, queue) {
-      return (await queueOf(queue)).removeJobScheduler(name);
+      const q = await queueOf(queue);
+      return reach(`unschedule ${JSON.stringify(name)}`, () => q.removeJobScheduler(name));
     },
 
     async depths(names) {
       const out: Record<string, QueueDepth> = {};
       for (const name of names) {
-        const counts = await (await queueOf(name)).getJobCounts(
-          'waiting',
-          'prioritized',
-          'waiting-children',
-          'active',
-          'delayed',
-          'failed',
+        const q = await queueOf(name);
+        const counts = await reach(`count the jobs of queue '${name}'`, () =>
+          q.getJobCounts('waiting', 'prioritized', 'waiting-children', 'active', 'delayed', 'failed'),
         );
         // BullMQ keeps prioritized jobs and flow parents apart from `waiting`: all of them wait.
         out[name] = {
@@ -359,9 +384,10 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       if (closed) return;
       closed = true;
       await Promise.all([...workers].map((w) => w.close()));
-      const opened = await Promise.allSettled([...events.values()]);
+      // A QueueEvents still connecting (Redis went down) is not waited for: its client is closed below.
+      const opened = await Promise.all([...events.values()].map((qe) => settledWithin(qe, budget)));
       await Promise.allSettled([
-        ...opened.map((o) => (o.status === 'fulfilled' ? o.value.close() : undefined)),
+        ...opened.map((qe) => qe?.close()),
         ...[...queues.values()].map((q) => q.close()),
         flows?.close(),
       ]);
@@ -369,6 +395,19 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       await Promise.all([...eventClients, ...(c ? [c.commands] : [])].map(closeRaw));
     },
   };
+}
+
+/** What `promise` resolves to, or undefined when it rejects or takes over `ms`. */
+async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<undefined>((resolve) => {
+    timer = setTimeout(resolve, ms, undefined);
+  });
+  try {
+    return await Promise.race([promise.catch(() => undefined), late]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 /** Counts every job of a flow tree as enqueued. */

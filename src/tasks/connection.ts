@@ -4,19 +4,22 @@
  * while reconnecting and runs its own timeouts, which that connection deliberately turns off.
  */
 import { createClient } from 'redis';
-import { redactUrl } from '../config/location.js';
+import { DEFAULT_CONNECT_TIMEOUT, redactUrl } from '../config/location.js';
 import type { RedisLocation, StandaloneLocation } from '../config/types.js';
-import { ConfigError } from '../errors.js';
+import { BackendUnavailableError, ConfigError } from '../errors.js';
 
 /** The node-redis client calls larder makes itself (BullMQ drives the rest through its adapter). */
 export interface RawRedisClient {
   isOpen: boolean;
+  /** Connected and past the handshake: commands are sent, not queued offline. */
+  isReady: boolean;
   connect(): Promise<unknown>;
   close?(): Promise<void>;
   destroy(): void;
   get(key: string): Promise<string | null>;
   set(key: string, value: string, options?: Record<string, unknown>): Promise<unknown>;
   on(event: string, listener: (...args: any[]) => void): unknown;
+  off(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /** Throws `ConfigError` unless BullMQ on node-redis can use `location`. */
@@ -62,12 +65,72 @@ export function rawClient(location: RedisLocation): RawRedisClient {
   } as Parameters<typeof createClient>[0]) as unknown as RawRedisClient;
 }
 
-/** Closes a client we made, whatever state it is in. */
+/**
+ * Closes a client we made, whatever state it is in: gracefully when it is connected, at
+ * once when it is not (a graceful close would wait for ever on commands queued offline).
+ */
 export async function closeRaw(client: RawRedisClient): Promise<void> {
   try {
-    if (client.isOpen) await (client.close ? client.close() : client.destroy());
+    if (client.isReady && client.close) await client.close();
     else client.destroy();
   } catch {
     // Already closed or never connected: nothing to release.
+  }
+}
+
+/** How long a caller waits on the broker for one operation: a connect, then a command. */
+export function brokerBudget(location: RedisLocation): number {
+  const connect = 'connectTimeout' in location ? location.connectTimeout : DEFAULT_CONNECT_TIMEOUT;
+  return connect + location.commandTimeout;
+}
+
+/**
+ * Runs `op` once `client` is ready, within {@link brokerBudget} in all; past it, rejects
+ * with `BackendUnavailableError` (DESIGN §1.5: fail fast with a typed error). node-redis
+ * queues commands offline and BullMQ waits for its connection, so a broker that is down
+ * would otherwise leave the caller waiting for ever. `op` is not started before the client
+ * is ready, so a call refused that early sent nothing.
+ *
+ * @example await withBroker(ctx.commands, location, 'enqueue job 42', () => queue.add(name, data, opts));
+ */
+export async function withBroker<T>(
+  client: RawRedisClient,
+  location: RedisLocation,
+  what: string,
+  op: () => Promise<T>,
+): Promise<T> {
+  const budget = brokerBudget(location);
+  const deadline = Date.now() + budget;
+  const unavailable = (detail: string) =>
+    new BackendUnavailableError(
+      `tasks.broker ${redactUrl(location)}`,
+      `could not ${what}: ${detail} within ${budget} ms (connectTimeout + commandTimeout). ` +
+        'Check that Redis is running and reachable there.',
+    );
+  let timer: NodeJS.Timeout | undefined;
+  const expired = (detail: string) =>
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(unavailable(detail)), Math.max(0, deadline - Date.now()));
+    });
+  try {
+    if (!client.isReady) {
+      let onReady: () => void = () => {};
+      const ready = new Promise<void>((resolve) => {
+        onReady = resolve;
+        client.on('ready', onReady);
+      });
+      try {
+        await Promise.race([ready, expired('no connection to Redis (nothing was sent)')]);
+      } finally {
+        client.off('ready', onReady);
+        clearTimeout(timer);
+      }
+    }
+    return await Promise.race([
+      op(),
+      expired('no answer from Redis (it may still take effect once Redis answers)'),
+    ]);
+  } finally {
+    clearTimeout(timer);
   }
 }

@@ -5,12 +5,32 @@
 import type { Duration } from '../config/types.js';
 import { TaskTimeoutError } from '../errors.js';
 import { failureError } from './run.js';
+import { cancel, type LongTimer, later } from './timers.js';
 import type { JobState, TaskDriver, TaskStatus } from './types.js';
 import { durationOf } from './validate.js';
 
 const DONE: ReadonlySet<TaskStatus> = new Set(['success', 'failure', 'revoked']);
 /** `wait` is asked in slices: setTimeout cannot take more than 2^31-1 ms. */
 const SLICE_MS = 60_000;
+/** How long past its `timeoutMs` a driver's `wait` may take before `get()` stops waiting for it. */
+const OVERRUN_MS = 1_000;
+const LATE = Symbol('late');
+
+/** `promise`, or LATE once `deadline` (epoch ms) has passed first. */
+async function until<T>(promise: Promise<T>, deadline: number): Promise<T | typeof LATE> {
+  if (deadline === Number.POSITIVE_INFINITY) return promise;
+  let timer: LongTimer | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<typeof LATE>((resolve) => {
+        timer = later(() => resolve(LATE), deadline - Date.now());
+      }),
+    ]);
+  } finally {
+    cancel(timer);
+  }
+}
 
 /** Options of `AsyncResult.get`. */
 export interface GetOptions {
@@ -75,26 +95,33 @@ export class AsyncResult<R = unknown> {
    * `timeout` passed first here), `TaskRevokedError` (revoked or expired).
    */
   async get(options: GetOptions = {}): Promise<R> {
-    await this.#enqueued;
     const limit =
       options.timeout === undefined
         ? Number.POSITIVE_INFINITY
         : durationOf(this.task, 'timeout', options.timeout, true);
     const deadline = Date.now() + limit;
+    // The timeout covers enqueueing too: a broker that does not answer must not outlast it.
+    if ((await until(this.#enqueued, deadline)) === LATE) throw this.#timedOut(limit, 'still being enqueued');
     let state: JobState | undefined;
     for (;;) {
       const left = deadline - Date.now();
-      state = await this.#driver().wait(this.id, this.queue, Math.max(0, Math.min(left, SLICE_MS)));
+      const waited = await until(
+        this.#driver().wait(this.id, this.queue, Math.max(0, Math.min(left, SLICE_MS))),
+        deadline + OVERRUN_MS,
+      );
+      if (waited !== LATE) state = waited;
       if (state && DONE.has(state.status)) break;
-      if (Date.now() >= deadline) {
-        throw new TaskTimeoutError(
-          `Task ${JSON.stringify(this.task)} (id ${this.id}) did not finish within ${limit} ms; it is ` +
-            `${state?.status ?? 'pending'}. It goes on: call get() again, raise the timeout, or check that a worker runs queue '${this.queue}'.`,
-        );
-      }
+      if (waited === LATE || Date.now() >= deadline) throw this.#timedOut(limit, state?.status ?? 'pending');
     }
     if (state.status === 'success') return state.result as R;
     throw failureError(this.id, state);
+  }
+
+  #timedOut(limit: number, where: string): TaskTimeoutError {
+    return new TaskTimeoutError(
+      `Task ${JSON.stringify(this.task)} (id ${this.id}) did not finish within ${limit} ms; it is ${where}. ` +
+        `It goes on: call get() again, raise the timeout, or check that a worker runs queue '${this.queue}'.`,
+    );
   }
 
   /**
