@@ -21,6 +21,14 @@ export interface RedisLeaderboardStoreOptions {
 
 const RANKING_CODE = { ordinal: 'o', competition: 'c', dense: 'd' } as const;
 
+/**
+ * Below this, ZINCRBY on a finite score can never give ±Infinity: a sum of doubles rounds
+ * to Infinity only at 2^1024 - 2^970 or more (MAX_VALUE plus half its ulp, 2^970), and
+ * |score| ≤ MAX_VALUE = 2^1024 - 2^971. A larger delta goes through the WRITE script,
+ * which refuses a non-finite result before writing, as the memory store does.
+ */
+const OVERFLOW_FREE = 2 ** 970;
+
 /** The shape arguments every script takes first. */
 function shapeArgs(shape: BoardShape): string[] {
   return [String(shape.radix), shape.desc ? '1' : '0', RANKING_CODE[shape.ranking]];
@@ -67,16 +75,21 @@ export function redisLeaderboardStore({ connection: conn }: RedisLeaderboardStor
     async write(keys, shape, op): Promise<WriteOutcome> {
       // A plain all-time board: ZADD / ZINCRBY alone (incr's maxDelta is the delta itself).
       if (shape.radix === 0 && shape.ranking !== 'dense' && keys.expireAt === undefined) {
-        if (op.mode === 'incr') {
+        if (op.mode === 'incr' && Math.abs(op.value) < OVERFLOW_FREE) {
           if (op.maxDelta !== undefined && Math.abs(op.value) > op.maxDelta) {
             const before = await send<unknown>(['ZSCORE', keys.key, op.member], keys.key);
             const previous = before === null ? 0 : toNumber(before);
             return { ok: false, reason: 'max-delta', score: previous + op.value, previous };
           }
-          const score = await send<unknown>(['ZINCRBY', keys.key, String(op.value), op.member], keys.key);
-          return { ok: true, score: toNumber(score) };
+          const score = toNumber(
+            await send<unknown>(['ZINCRBY', keys.key, String(op.value), op.member], keys.key),
+          );
+          // Only a score already infinite (written before this check existed) gives one here;
+          // Infinity plus a finite delta is Infinity, so nothing changed.
+          if (!Number.isFinite(score)) return { ok: false, reason: 'range', score, previous: score };
+          return { ok: true, score };
         }
-        if (op.maxDelta === undefined) {
+        if (op.mode === 'set' && op.maxDelta === undefined) {
           await send(['ZADD', keys.key, String(op.value), op.member], keys.key);
           return { ok: true, score: op.value };
         }
