@@ -33,6 +33,8 @@ interface EagerJob {
   state: JobState;
   finishedAt?: number;
   timer?: LongTimer;
+  /** Fires at `expiresAt`: a job not started by then is revoked at once, not when it was due. */
+  expiry?: LongTimer;
   revoked: boolean;
   waiters: Set<() => void>;
   /**
@@ -72,6 +74,7 @@ export function eagerDriver(
   function finish(job: EagerJob, state: Partial<JobState>): void {
     Object.assign(job.state, state);
     job.finishedAt = Date.now();
+    cancel(job.expiry);
     for (const wake of job.waiters) wake();
     job.waiters.clear();
     if (job.parent !== undefined) settleChild(job);
@@ -129,6 +132,25 @@ export function eagerDriver(
       const run = attempt(job).finally(() => running.delete(run));
       running.add(run);
     }, delay);
+  }
+
+  /**
+   * As BullMQ reads a waiting job past its `expires` as revoked at once, so `get()` settles
+   * then, not when a countdown, a retry's backoff or a flow's children let it run.
+   */
+  function expireAt(job: EagerJob): void {
+    const at = job.spec.expiresAt;
+    if (at === undefined || closed) return;
+    job.expiry = later(
+      () => {
+        job.expiry = undefined;
+        if (job.state.status !== 'pending' && job.state.status !== 'retry') return;
+        cancel(job.timer);
+        const error = new TaskRevokedError(revokedMessage(job.spec.task, job.spec.id, 'expired'));
+        finish(job, { status: 'revoked', failure: recordFailure(error) });
+      },
+      at + 1 - Date.now(),
+    );
   }
 
   function payloadOf(job: EagerJob): unknown {
@@ -197,6 +219,7 @@ export function eagerDriver(
       ...(parent !== undefined ? { parent } : {}),
     };
     jobs.set(k, job);
+    expireAt(job);
     const waiting = lookers.get(k);
     if (waiting) for (const wake of waiting) wake();
     return job;
@@ -302,7 +325,10 @@ export function eagerDriver(
       closed = true;
       for (const timer of schedules.values()) cancel(timer);
       schedules.clear();
-      for (const job of jobs.values()) cancel(job.timer);
+      for (const job of jobs.values()) {
+        cancel(job.timer);
+        cancel(job.expiry);
+      }
       await Promise.allSettled([...running]);
       stop.abort(new TaskRevokedError('the Larder was closed'));
     },

@@ -80,5 +80,13 @@ for (const driver of ['eager', 'bullmq'] as const) {
       await assert.rejects(chord.get(GET), TaskRevokedError);
       assert.deepEqual(ran, []);
     });
+
+    // Eager read 'revoked' at once but settled get() only when the countdown ended.
+    test('a job past its expires inside its countdown: get() throws TaskRevokedError', async () => {
+      const quick = larder.tasks.define(name('quick'), () => 'ran');
+      const result = quick.applyAsync(undefined, { countdown: '1h', expires: '100ms' });
+      await assert.rejects(result.get(GET), TaskRevokedError);
+      assert.equal(await result.status(), 'revoked');
+    });
   });
 }
