@@ -730,15 +730,20 @@ export class Cache {
     }
   }
 
-  /** True when `key` holds a value (Django's `has_key`). @example await cache.has('k') */
+  /**
+   * True when `get` would find a value at `key` (Django's `has_key`, which is `get` too): a
+   * value whose tag was invalidated, or past its timeout within its grace, is not there.
+   *
+   * @example await cache.has('k')
+   */
   async has(key: string, options?: VersionOptions): Promise<boolean> {
     const timer = this.#ops?.has;
     const start = timer === undefined ? 0 : this.#clock();
     try {
       const made = this.keyMaker.make(key, options?.version);
-      if (this.#local !== undefined || this.#enveloped)
-        return await this.#attempt('has', false, async () => (await this.#find(made, false)) !== undefined);
-      return await this.#attempt('has', false, () => this.backend.has(made));
+      // Not EXISTS, even before this cache has met an envelope: another process may have
+      // stored one, and only its header says whether `get` would take it.
+      return await this.#attempt('has', false, async () => (await this.#find(made, false)) !== undefined);
     } finally {
       timer?.done(start);
     }

@@ -71,6 +71,22 @@ defineSuite<AdvancedFixture>('cache-advanced', ({ driver }) => {
     assert.equal(await cache().get(other), 'v2');
   });
 
+  it('has agrees with get on tag-invalidated and grace-stale values, in a process new to envelopes', async () => {
+    // Regression: a cache that had not met an envelope answered has() with EXISTS: true for
+    // values get misses. The peer is a fresh cache (another process, on Redis).
+    const tagged = key('has-tagged');
+    await cache().set(tagged, { price: 9 }, { tags: ['t-has'] });
+    await cache().invalidateTags(['t-has']);
+    assert.equal(await driver().peer().has(tagged), false);
+    const stale = key('has-stale');
+    await cache().getOrSet(stale, () => 1, { timeout: 0.1, grace: 60 });
+    await sleep(200);
+    assert.equal(await driver().peer().has(stale), false);
+    const live = key('has-live');
+    await cache().set(live, 'v', { tags: ['t-has-live'] });
+    assert.equal(await driver().peer().has(live), true);
+  });
+
   it('add stores over a value past its timeout within its grace (get misses it)', async () => {
     const k = key('add-grace');
     await cache().getOrSet(k, () => 'old', { timeout: 0.1, grace: 60 });
