@@ -29,6 +29,8 @@ import { metricsResponse } from '../http/metrics.js';
 import {
   type CachePageOptions,
   createPageCache,
+  mergeVary,
+  PAGE_HEADERS,
   type PageExchange,
   type PageRequest,
   type PageResponse,
@@ -66,7 +68,8 @@ export interface AdaptOptions {
  */
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
   hookExpressResponse();
-  return {
+  // A named object, not `this`: `const { siteCache } = adapt(larder)` works too.
+  const factories = {
     options,
     /**
      * Sessions (Django's SessionMiddleware): `req.session` is a lazy `Session`; changes are
@@ -114,7 +117,7 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
      * @example app.use(web.siteCache({ ttl: 600 }));
      */
     siteCache(siteOptions: CachePageOptions & { ttl?: number | string } = {}) {
-      return this.cachePage(siteOptions.ttl ?? 600, siteOptions);
+      return factories.cachePage(siteOptions.ttl ?? 600, siteOptions);
     },
     /**
      * Marks the response as never cacheable (Django's `@never_cache`).
@@ -151,7 +154,7 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
     },
     /** `varyOnHeaders('Cookie')` (Django's `@vary_on_cookie`). @example web.varyOnCookie() */
     varyOnCookie() {
-      return this.varyOnHeaders('Cookie');
+      return factories.varyOnHeaders('Cookie');
     },
     /** A route answering `larder.health()` as JSON: 200, or 503 when a backend is down. */
     health() {
@@ -263,6 +266,7 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       };
     },
   };
+  return factories;
 }
 
 /** Sets rate-limit headers, joining the `RateLimit` Lists an earlier limiter put there. */
@@ -284,7 +288,10 @@ class ExpressPageRequest implements PageRequest {
     this.#req = req;
     this.method = req.method;
     this.scheme = req.protocol;
-    this.host = req.get('host') ?? '';
+    // The host the app sees: Express 5's req.host reads X-Forwarded-Host under `trust proxy`,
+    // as req.hostname does. Keyed on the raw Host, a page rendered for a forwarded host (its
+    // links, its canonical URL) would be stored for every client of the real one.
+    this.host = req.host ?? req.get('host') ?? '';
     this.url = req.originalUrl;
   }
 
@@ -566,11 +573,18 @@ class ExpressExchange implements PageExchange {
 
   send(page: PageResponse): void {
     const res = this.#res;
+    // A siteCache around this route passes this answer through: it is not stored twice.
+    (res as Captured)[CAPTURED] = true;
     res.statusCode = page.status;
     const { headers } = page;
     for (const name in headers) {
       const value = headers[name];
-      if (value !== undefined) res.setHeader(name, value);
+      if (value === undefined) continue;
+      // What middleware set for this request before the page cache ran is its own (see
+      // PAGE_HEADERS), but for the headers that describe the page; Vary names both.
+      const own = PAGE_HEADERS.has(name) ? undefined : res.getHeader(name);
+      if (own === undefined) res.setHeader(name, value);
+      else if (name === 'vary') res.setHeader(name, mergeVary(String(value), String(own)));
     }
     // Text goes out with the headers in one write (a Buffer is written beside them).
     res.end(page.text ?? page.body);
@@ -600,21 +614,37 @@ function capture(
     // A response destroyed without end() (aborted, res.destroy()) must still release the
     // requests waiting on this render.
     res.once('close', () => resolve());
-    let streamed = false;
     const write = res.write;
     const end = res.end;
-    res.write = function captured(this: Response, ...args: unknown[]) {
-      streamed = true;
-      return (write as (...a: unknown[]) => boolean).apply(this, args);
-    } as typeof res.write;
-    res.end = function capturedEnd(this: Response, chunk?: unknown, ...rest: unknown[]) {
+    const writeHead = res.writeHead;
+    const release = () => {
       res.write = write;
       res.end = end;
+      res.writeHead = writeHead;
+    };
+    // The headers going out before end() (a write, writeHead, flushHeaders: a stream, SSE):
+    // the response is streamed, and the requests waiting on this render are let go now, not
+    // when the stream ends (an event stream may never end).
+    const streaming = () => {
+      release();
+      finalize({ status: res.statusCode, headers: { ...headersOf(res) }, body: Buffer.alloc(0) }, true);
+      resolve();
+    };
+    res.write = function captured(this: Response, ...args: unknown[]) {
+      streaming();
+      return (write as (...a: unknown[]) => boolean).apply(this, args);
+    } as typeof res.write;
+    res.writeHead = function capturedWriteHead(this: Response, ...args: unknown[]) {
+      streaming();
+      return (writeHead as (...a: unknown[]) => Response).apply(this, args);
+    } as typeof res.writeHead;
+    res.end = function capturedEnd(this: Response, chunk?: unknown, ...rest: unknown[]) {
+      release();
       flushHeaderPatches(res);
       // A route-level cachePage inside a siteCache already decided for this response:
       // the outer one passes it through (the route's own ttl wins).
       const handled = (res as Captured)[CAPTURED] === true;
-      if (streamed || handled || res.headersSent) {
+      if (handled || res.headersSent) {
         finalize({ status: res.statusCode, headers: { ...headersOf(res) }, body: Buffer.alloc(0) }, true);
         resolve();
         return (end as (...a: unknown[]) => Response).call(this, chunk, ...rest);

@@ -51,6 +51,7 @@ import {
   type PageExchange,
   type PageRequest,
   type PageResponse,
+  withOwnHeaders,
 } from '../http/page-cache.js';
 import {
   createRateLimit,
@@ -537,11 +538,25 @@ class FastifyExchange implements PageExchange {
 
   render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<void> {
     return new Promise<void>((resolve) => {
-      const state = pending(this.#reply);
+      const reply = this.#reply as LarderReply;
+      const state = pending(reply);
       state.finalize = finalize;
       state.rendered = resolve;
       // The route may never reach onSend (hijacked, aborted): free the coalesced waiters.
-      this.#reply.raw.once('close', resolve);
+      const raw = reply.raw;
+      raw.once('close', resolve);
+      // A hijacked reply (an event stream, a raw write) sends its headers without onSend: it
+      // is streamed, and the waiters are let go then, not when it ends (it may never end).
+      const writeHead = raw.writeHead;
+      raw.writeHead = function hijackedWriteHead(this: typeof raw, ...args: unknown[]) {
+        raw.writeHead = writeHead;
+        if (reply[PENDING] === state) {
+          reply[PENDING] = undefined;
+          finalize({ status: raw.statusCode, headers: {}, body: Buffer.alloc(0) }, true);
+          resolve();
+        }
+        return (writeHead as (...a: unknown[]) => typeof raw).apply(this, args);
+      } as typeof raw.writeHead;
       this.#proceed();
     });
   }
@@ -619,7 +634,8 @@ function writePage(reply: FastifyReply, page: PageResponse): void {
   const earlier = replyHeaders(reply);
   let headers = page.headers;
   for (const _ in earlier) {
-    headers = { ...(earlier as HeaderRecord), ...page.headers };
+    // Headers earlier hooks set are this request's own, but for those that describe the page.
+    headers = withOwnHeaders(page.headers, Object.entries(earlier));
     break;
   }
   const res = reply.raw;
@@ -683,7 +699,9 @@ function sendPage(reply: FastifyReply, page: PageResponse): void {
   state.patches.length = 0;
   state.sent = page.headers;
   reply.code(page.status);
-  const { headers } = page;
+  const earlier = reply.getHeaders();
+  const headers =
+    Object.keys(earlier).length > 0 ? withOwnHeaders(page.headers, Object.entries(earlier)) : page.headers;
   for (const name in headers) {
     const value = headers[name];
     // A reply with trailers goes out chunked, which must not carry a Content-Length:

@@ -42,6 +42,8 @@ import { metricsResponse } from '../http/metrics.js';
 import {
   type CachePageOptions,
   createPageCache,
+  mergeVary,
+  PAGE_HEADERS,
   type PageCache,
   type PageExchange,
   type PageRequest,
@@ -77,7 +79,8 @@ declare module 'hono' {
  * app.get('/health', web.health());
  */
 export function adapt(larder: Larder, options: AdaptOptions = {}) {
-  return {
+  // A named object, not `this`: `const { siteCache } = adapt(larder)` works too.
+  const factories = {
     options,
     /**
      * Sessions (Django's SessionMiddleware): `c.get('session')` is a lazy `Session`; changes
@@ -158,7 +161,7 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
      * @example app.use(web.siteCache({ ttl: 600 }));
      */
     siteCache(siteOptions: CachePageOptions & { ttl?: number | string } = {}) {
-      return this.cachePage(siteOptions.ttl ?? 600, siteOptions);
+      return factories.cachePage(siteOptions.ttl ?? 600, siteOptions);
     },
     /**
      * Marks the response as never cacheable (Django's `@never_cache`).
@@ -198,7 +201,7 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
     },
     /** `varyOnHeaders('Cookie')` (Django's `@vary_on_cookie`). @example web.varyOnCookie() */
     varyOnCookie() {
-      return this.varyOnHeaders('Cookie');
+      return factories.varyOnHeaders('Cookie');
     },
     /** A handler answering `larder.health()`: 200, or 503 when a backend is down. */
     health() {
@@ -321,6 +324,7 @@ export function adapt(larder: Larder, options: AdaptOptions = {}) {
       return routes;
     },
   };
+  return factories;
 }
 
 /**
@@ -514,6 +518,37 @@ class HonoExchange implements PageExchange {
   render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<void> {
     return render(this.#c, this.#next, finalize);
   }
+
+  /**
+   * Middleware around the route runs its code after `await next()` once `render` resolved,
+   * and may add headers then (a cookie): on @hono/node-server the headers of the response
+   * that went out, read when Node has sent it. Elsewhere nothing (the response as the route
+   * left it is what the core checks).
+   */
+  sent(): Promise<HeaderRecord | void> {
+    const c = this.#c;
+    // Duck-typed: this module imports nothing from Node, for the other Fetch runtimes.
+    const node = (c.env as { outgoing?: NodeOutgoing } | undefined)?.outgoing;
+    if (typeof node?.once !== 'function') return Promise.resolve();
+    if (node.writableFinished || node.destroyed) return Promise.resolve(headerRecord(c.res.headers));
+    return new Promise((resolve) => {
+      const done = () => {
+        node.off('finish', done);
+        node.off('close', done);
+        resolve(headerRecord(c.res.headers));
+      };
+      node.once('finish', done);
+      node.once('close', done);
+    });
+  }
+}
+
+/** What `sent` uses of @hono/node-server's `c.env.outgoing` (a Node ServerResponse). */
+interface NodeOutgoing {
+  once(event: 'finish' | 'close', listener: () => void): unknown;
+  off(event: 'finish' | 'close', listener: () => void): unknown;
+  writableFinished?: boolean;
+  destroyed?: boolean;
 }
 
 /** Any Hono handler, whatever its route's types. */
@@ -574,9 +609,16 @@ function send(c: Context, page: PageResponse, first: boolean): Response {
     if (!first) replaceResponse(c, response);
     return response;
   }
+  // This request's own headers win but for those that describe the page (PAGE_HEADERS);
+  // Vary names both sides' headers.
   const stored: Record<string, string> = {};
-  for (const name in headers) if (own === undefined || !own.has(name)) stored[name] = headers[name]!;
-  // c.newResponse starts from this request's headers and adds the stored ones.
+  for (const name in headers) {
+    const value = headers[name]!;
+    const mine = own === undefined || PAGE_HEADERS.has(name) ? null : own.get(name);
+    if (mine === null) stored[name] = value;
+    else if (name === 'vary') stored[name] = mergeVary(value, mine);
+  }
+  // c.newResponse starts from this request's headers and sets the stored ones over them.
   const response = c.newResponse(body, { status: page.status as StatusCode, headers: stored });
   replaceResponse(c, response);
   return response;

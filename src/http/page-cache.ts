@@ -27,6 +27,7 @@ import {
   headerValue,
   parseCacheControl,
   patchResponseHeaders,
+  patchVaryHeaders,
   varyHeaders,
 } from './cache-headers.js';
 
@@ -43,6 +44,61 @@ const PER_RESPONSE = new Set([
   'ratelimit-policy',
   'retry-after',
 ]);
+
+/**
+ * Headers that describe the stored page, not the request it is sent to: on a hit (or a
+ * coalesced or stale answer) the page's copy wins over one middleware set earlier for this
+ * request. Any other header such middleware set (a request id, CORS, a cookie) is this
+ * request's own and wins over the page's; `Vary` is merged (see {@link mergeVary}).
+ */
+export const PAGE_HEADERS: ReadonlySet<string> = new Set([
+  'age',
+  'cache-control',
+  'cache-status',
+  'content-encoding',
+  'content-language',
+  'content-length',
+  'content-location',
+  'content-type',
+  'etag',
+  'expires',
+  'last-modified',
+]);
+
+/**
+ * One `Vary` naming every header of both: a hit keeps naming what its page varies on (a
+ * shared cache in front must not serve it across cookies) and what this request's own
+ * middleware added.
+ */
+export function mergeVary(page: string, own: string): string {
+  const merged: HeaderRecord = { vary: page };
+  patchVaryHeaders(
+    merged,
+    own
+      .split(',')
+      .map((name) => name.trim())
+      .filter(Boolean),
+  );
+  return merged.vary as string;
+}
+
+/**
+ * A page's headers sent to a request that middleware already gave some: the page's, where
+ * this request's own win but for {@link PAGE_HEADERS}, and a `Vary` naming both sides'.
+ * `own` as `[lower-case name, value]` pairs.
+ */
+export function withOwnHeaders(page: HeaderRecord, own: Iterable<readonly [string, unknown]>): HeaderRecord {
+  const merged: HeaderRecord = { ...page };
+  for (const [name, value] of own) {
+    if (value === undefined || value === null || PAGE_HEADERS.has(name)) continue;
+    const stored = merged[name];
+    merged[name] =
+      name === 'vary' && stored !== undefined
+        ? mergeVary(String(stored), String(value))
+        : (value as string | string[] | number);
+  }
+  return merged;
+}
 
 /** What the core needs to know about a request. */
 export interface PageRequest {
@@ -137,6 +193,12 @@ export interface PageExchange<Sent = void> {
    * e.g. express-session's Set-Cookie): the page is then stored only if those still allow it.
    */
   render(finalize: (response: PageResponse, streamed: boolean) => PageResponse): Promise<HeaderRecord | void>;
+  /**
+   * Optional: resolves once the rendered response has gone out, with its headers then —
+   * where middleware around the route can still change the response after `render` resolved
+   * (Hono's, after `await next()`). A page whose final headers refuse it is not stored.
+   */
+  sent?(): Promise<HeaderRecord | void>;
 }
 
 const CACHE_STATUS = 'larder';
@@ -243,30 +305,33 @@ export class PageCache {
     let prepared: StoredPage | string = 'not rendered';
     let failed = false;
     const fwd = found.kind === 'stale' ? 'stale' : 'uri-miss';
-    const result = exchange
-      .render((response, streamed) => {
-        if (streamed) return response;
-        if (response.status >= 500) {
-          failed = true;
-          if (found.kind === 'stale' && found.ifError) return withStatus(found.response, STALE_IF_ERROR);
+    const rendered = exchange.render((response, streamed) => {
+      if (streamed) return response;
+      if (response.status >= 500) {
+        failed = true;
+        if (found.kind === 'stale' && found.ifError) return withStatus(found.response, STALE_IF_ERROR);
+      }
+      prepared = this.#prepare(request, response);
+      if (typeof prepared === 'string') {
+        // A 304 the route answered itself keeps the caching headers its 200 would have had
+        // (Django's UpdateCacheMiddleware patches both), so the client learns how long its
+        // copy stays fresh; only a 200 is stored.
+        if (response.status === 304 && !this.refusal(request, { ...response, status: 200 })) {
+          patchResponseHeaders(response.headers, this.ttl);
         }
-        prepared = this.#prepare(request, response);
-        if (typeof prepared === 'string') {
-          // A 304 the route answered itself keeps the caching headers its 200 would have had
-          // (Django's UpdateCacheMiddleware patches both), so the client learns how long its
-          // copy stays fresh; only a 200 is stored.
-          if (response.status === 304 && !this.refusal(request, { ...response, status: 200 })) {
-            patchResponseHeaders(response.headers, this.ttl);
-          }
-          response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; detail=${prepared}`;
-          return response;
-        }
-        response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; stored`;
+        response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; detail=${prepared}`;
         return response;
-      })
-      .then(async (finalHeaders): Promise<Rendered> => {
+      }
+      response.headers['cache-status'] = `${CACHE_STATUS}; fwd=${fwd}; stored`;
+      return response;
+    });
+    const result = rendered
+      .then(async (sentHeaders): Promise<Rendered> => {
         if (typeof prepared === 'string') return { failed };
-        // Headers added after finalize (a late Set-Cookie) veto the store.
+        // Headers added after finalize (a late Set-Cookie) veto the store: those the framework
+        // added as the response went out, or those the middleware around the route added
+        // after it, where the exchange can tell.
+        const finalHeaders = (exchange.sent ? await exchange.sent() : undefined) ?? sentHeaders;
         if (
           finalHeaders &&
           this.refusal(request, { status: prepared.status, headers: finalHeaders, body: NO_BODY })
@@ -283,7 +348,8 @@ export class PageCache {
       })
       .finally(() => this.#inflight.delete(found.key));
     this.#inflight.set(found.key, { request, result: result.catch((): Rendered => ({ failed: true })) });
-    await result;
+    // The response is on its way: storing it goes on for the requests that wait on it.
+    await rendered;
   }
 
   /** Called when storing a rendered page fails (the response was already sent). */
