@@ -658,13 +658,25 @@ export class Cache {
   /**
    * Makes every value stored with one of `tags` a miss, in every process (each tag's token
    * is deleted: one round trip per Cluster slot group, whatever the number of values).
+   * `tags` is an array (or another iterable) of tags; a lone string is a `CacheValueError`,
+   * as it is for `set`'s `tags` — spread, it would be its characters.
    *
    * @example await cache.invalidateTags(['products']);
    */
-  async invalidateTags(tags: Iterable<string>): Promise<void> {
+  // `& object`: a string is an Iterable<string> too, and would be read as its characters;
+  // a primitive is not an object, so `invalidateTags('products')` does not type-check.
+  async invalidateTags(tags: Iterable<string> & object): Promise<void> {
     const timer = this.#ops?.invalidateTags;
     const start = timer === undefined ? 0 : this.#clock();
     try {
+      // Checked before spreading (untyped callers): 'products' would invalidate 'p', 'r', 'o', …
+      if (typeof tags === 'string' || tags === null || typeof tags !== 'object' || !(Symbol.iterator in tags))
+        throw new CacheValueError(
+          String(tags),
+          typeof tags === 'string'
+            ? `invalidateTags takes an array of tags: invalidateTags(['${tags}']), not a string (its characters would be the tags).`
+            : `invalidateTags takes an array (or another iterable) of tags; got ${tags === null ? 'null' : typeof tags}.`,
+        );
       const tagKeys = this.#tagKeys([...tags]);
       if (!tagKeys) return;
       await this.#attempt('invalidateTags', 0, () => this.backend.deleteMany(tagKeys));

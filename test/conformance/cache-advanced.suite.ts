@@ -98,6 +98,24 @@ defineSuite<AdvancedFixture>('cache-advanced', ({ driver }) => {
     assert.ok(left !== null && left > 50 && left <= 60, `ttl ${left}`);
   });
 
+  it('invalidateTags refuses a lone string (its characters would be the tags) and invalidates nothing', async () => {
+    // Regression: invalidateTags('products') spread the string and invalidated 'p', 'r', 'o', …
+    const [whole, letter] = [key('invtags-whole'), key('invtags-letter')];
+    await cache().set(whole, 'W', { tags: ['products'] });
+    await cache().set(letter, 'L', { tags: ['p'] });
+    // @ts-expect-error — a string is not an array of tags (`Iterable<string> & object`).
+    await assert.rejects(cache().invalidateTags('products'), (error: unknown) => {
+      assert.ok(error instanceof CacheValueError);
+      assert.match(error.message, /invalidateTags\(\['products'\]\)/);
+      return true;
+    });
+    assert.equal(await cache().get(letter), 'L', "the tag 'p' was not invalidated");
+    assert.equal(await cache().get(whole), 'W');
+    await cache().invalidateTags(new Set(['products']));
+    assert.equal(await cache().get(whole), undefined);
+    assert.equal(await cache().get(letter), 'L');
+  });
+
   it('a value stored after an invalidation carries the new token and hits', async () => {
     const k = key('after');
     await cache().set(k, 1, { tags: ['t-after'] });
