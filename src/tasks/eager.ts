@@ -195,7 +195,16 @@ export function eagerDriver(
       counter?.count(spec.task, 'succeeded');
       finish(job, { status: 'success', result: result === undefined ? null : structuredJson(result) });
     } catch (error) {
-      if (job.state.attempts < spec.attempts && !job.revoked && !closed) {
+      if (job.revoked && job.state.attempts < spec.attempts) {
+        // Revoked while it ran, and a retry was left: it ends revoked, as on BullMQ, where the
+        // retry is taken by a worker that finds the revocation and fails it with TaskRevokedError.
+        const revoked = new TaskRevokedError(revokedMessage(spec.task, spec.id, 'not-retried'), {
+          cause: error,
+        });
+        finish(job, { status: 'revoked', failure: recordFailure(revoked) });
+        return;
+      }
+      if (job.state.attempts < spec.attempts && !closed) {
         job.state.status = 'retry';
         job.state.failure = recordFailure(error);
         counter?.count(spec.task, 'retried');

@@ -74,9 +74,13 @@ export function retryDelay(backoff: TaskDefinition['backoff'], retry: number): n
   return backoff.jitter > 0 ? Math.floor(base * (1 - Math.random() * backoff.jitter)) : base;
 }
 
-/** The revoked-before-it-ran message, shared by both drivers. */
-export function revokedMessage(task: string, id: string, why: 'revoked' | 'expired'): string {
-  return why === 'revoked'
-    ? `Task ${JSON.stringify(task)} (id ${id}) was revoked before it ran.`
-    : `Task ${JSON.stringify(task)} (id ${id}) expired before a worker started it (applyAsync's expires).`;
+/**
+ * The message of a job dropped by revocation or expiry, shared by both drivers:
+ * `'not-retried'` is a job revoked while it ran whose run then failed with retries left.
+ */
+export function revokedMessage(task: string, id: string, why: 'revoked' | 'expired' | 'not-retried'): string {
+  const job = `Task ${JSON.stringify(task)} (id ${id})`;
+  if (why === 'revoked') return `${job} was revoked before it ran.`;
+  if (why === 'expired') return `${job} expired before a worker started it (applyAsync's expires).`;
+  return `${job} was revoked while it ran; that run failed, and a revoked job is not retried.`;
 }

@@ -54,7 +54,10 @@ export async function startBullWorker(
       );
     }
     if ((await ctx.commands.get(ctx.revokedKey(job.queueName, id))) !== null) {
-      throw final(new TaskRevokedError(revokedMessage(job.name, id, 'revoked')));
+      // A retry of a run that failed after revoke(): the run happened, the retry never does.
+      throw final(
+        new TaskRevokedError(revokedMessage(job.name, id, job.attemptsMade > 0 ? 'not-retried' : 'revoked')),
+      );
     }
     if (env.x !== undefined && Date.now() > env.x) {
       throw final(new TaskRevokedError(revokedMessage(job.name, id, 'expired')));

@@ -88,5 +88,35 @@ for (const driver of ['eager', 'bullmq'] as const) {
       await assert.rejects(result.get(GET), TaskRevokedError);
       assert.equal(await result.status(), 'revoked');
     });
+
+    // Eager ended such a job 'failure' (TaskFailedError), BullMQ 'revoked': the rule is BullMQ's.
+    test('a job revoked while it runs, whose run then fails with retries left, ends revoked', async () => {
+      let started = 0;
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      let running!: () => void;
+      const isRunning = new Promise<void>((resolve) => {
+        running = resolve;
+      });
+      const flaky = larder.tasks.define(
+        name('flaky'),
+        async () => {
+          started++;
+          running();
+          await gate;
+          throw new Error('boom');
+        },
+        { retries: 2, backoff: '50ms' },
+      );
+      const result = flaky.delay();
+      await isRunning;
+      assert.equal(await result.revoke(), false);
+      release();
+      await assert.rejects(result.get(GET), TaskRevokedError);
+      assert.equal(await result.status(), 'revoked');
+      assert.equal(started, 1);
+    });
   });
 }
