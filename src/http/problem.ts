@@ -30,7 +30,8 @@ export function problemResponse(problem: Problem, headers: Record<string, string
 
 /**
  * The response for a larder error with a status (`SessionInterruptedError` 400,
- * `SessionTooLargeError` 413, `BackendUnavailableError` 503), as problem+json.
+ * `SessionTooLargeError` 413, `RateLimitedError` 429 with its `Retry-After`,
+ * `BackendUnavailableError` 503), as problem+json.
  * Anything that is not a larder error with a status is rethrown.
  *
  * @example
@@ -38,5 +39,13 @@ export function problemResponse(problem: Problem, headers: Record<string, string
  */
 export function errorResponse(error: unknown): NeutralResponse {
   if (!(error instanceof LarderError) || error.status === undefined) throw error;
-  return problemResponse(error.toProblem());
+  // An error that says which headers its answer needs (RateLimitedError's Retry-After) gets them.
+  const own = (error as { headers?: unknown }).headers;
+  return problemResponse(error.toProblem(), isHeaderRecord(own) ? own : {});
+}
+
+function isHeaderRecord(value: unknown): value is Record<string, string> {
+  return (
+    typeof value === 'object' && value !== null && Object.values(value).every((v) => typeof v === 'string')
+  );
 }
