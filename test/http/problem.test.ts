@@ -21,5 +21,8 @@ test('errorResponse: an error without headers of its own gets none', () => {
 
 test('errorResponse: anything else is rethrown', () => {
   const plain = new Error('not ours');
-  assert.throws(() => errorResponse(plain), (error) => error === plain);
+  assert.throws(
+    () => errorResponse(plain),
+    (error) => error === plain,
+  );
 });
