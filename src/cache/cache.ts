@@ -1034,18 +1034,14 @@ export class Cache {
         return this.#served(found);
       });
       const wait = plan.softTimeout ?? plan.hardTimeout;
-      if (wait !== undefined)
-        settled = Promise.race([settled, delay(wait).then(() => this.#served<T>(found))]);
+      if (wait !== undefined) settled = orAfter(settled, wait, () => this.#served<T>(found));
       return settled;
     }
     const load = this.#inflight.get(made) ?? this.#load(plan, undefined);
     if (plan.hardTimeout === undefined) return load as Promise<T>;
-    return Promise.race([
-      load as Promise<T>,
-      delay(plan.hardTimeout).then(() => {
-        throw new CacheLoadTimeoutError(key, plan.hardTimeout!);
-      }),
-    ]);
+    return orAfter(load as Promise<T>, plan.hardTimeout, () => {
+      throw new CacheLoadTimeoutError(key, plan.hardTimeout!);
+    });
   }
 
   /** `getOrSet`'s options, parsed once per call. */
@@ -1438,11 +1434,25 @@ interface Plan<T> {
   beta: number;
 }
 
-/** A caller's bounded wait (kept referenced: a program awaiting it must not exit first). */
-const delay = (ms: number): Promise<void> =>
-  new Promise((resolve) => {
-    setTimeout(resolve, ms);
+/**
+ * `promise`, or `onTimeout()` if `ms` pass first. The timer is a caller's bounded wait, kept
+ * referenced (a program awaiting it must not exit first) — and cleared the moment `promise`
+ * settles, so a call that was answered holds nothing: a timer left to run out kept the
+ * process alive for the whole hardTimeout after the last call, one timer per call.
+ */
+function orAfter<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<T>((resolve, reject) => {
+    timer = setTimeout(() => {
+      try {
+        resolve(onTimeout());
+      } catch (error) {
+        reject(error);
+      }
+    }, ms);
   });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+}
 
 /**
  * Freezes `value` and everything reachable from it, so a value shared by every caller of
