@@ -7,11 +7,20 @@
  *
  * BullMQ is loaded on first use, so the eager default works without it installed.
  */
-import type { FlowJob, FlowProducer, Job, JobsOptions, Queue, QueueEvents } from 'bullmq';
+import type { FlowProducer, Job, Queue, QueueEvents } from 'bullmq';
 import type { RedisLocation } from '../config/types.js';
 import { BackendUnavailableError, TaskRevokedError, TaskUsageError } from '../errors.js';
 import type { TaskCounter } from '../metrics/metrics.js';
 import type { QueueDepth } from '../metrics/types.js';
+import {
+  countFlow,
+  type Envelope,
+  envelope,
+  failureOf,
+  flowJob,
+  jobOptions,
+  splitKey,
+} from './bullmq-jobs.js';
 import {
   brokerBudget,
   checkBrokerLocation,
@@ -21,22 +30,10 @@ import {
   withBroker,
 } from './connection.js';
 import { recordFailure, revokedMessage } from './run.js';
-import type { FailureRecord, FlowSpec, JobSpec, JobState, TaskDefinition, TaskDriver } from './types.js';
+import type { JobState, TaskDefinition, TaskDriver } from './types.js';
 import { startBullWorker } from './worker.js';
 
 type BullMQ = typeof import('bullmq');
-
-/** What a job carries in BullMQ's `data`. */
-export interface Envelope {
-  /** The payload, when it was given at apply time. */
-  a?: unknown;
-  /** Where the payload comes from: 'args', 'previous' (one child's result), 'all' (every child's). */
-  f: 'args' | 'previous' | 'all';
-  /** Expiry, epoch ms. */
-  x?: number;
-  /** The children's job keys, in order (flow parents). */
-  k?: string[];
-}
 
 /** Jobs kept after they finish, for `AsyncResult` and `jobId` idempotency (Celery's result_expires: 1 day). */
 const KEEP = { age: 86_400, count: 10_000 };
@@ -162,29 +159,6 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
     return found;
   };
 
-  const jobOptions = (spec: JobSpec): JobsOptions => ({
-    jobId: spec.id,
-    delay: spec.delay,
-    attempts: spec.attempts,
-    backoff: spec.backoff,
-    ...(spec.priority !== undefined ? { priority: spec.priority } : {}),
-  });
-
-  const envelope = (spec: JobSpec, children: FlowSpec[] = []): Envelope => ({
-    f: spec.payload.from,
-    ...(spec.payload.from === 'args' && spec.payload.args !== undefined ? { a: spec.payload.args } : {}),
-    ...(spec.expiresAt !== undefined ? { x: spec.expiresAt } : {}),
-    ...(children.length ? { k: children.map((c) => `${options.prefix}:${c.queue}:${c.id}`) } : {}),
-  });
-
-  const flowJob = (spec: FlowSpec, child: boolean): FlowJob => ({
-    name: spec.task,
-    queueName: spec.queue,
-    data: envelope(spec, spec.children),
-    opts: { ...jobOptions(spec), ...(child ? { failParentOnFailure: true } : {}) },
-    ...(spec.children.length ? { children: spec.children.map((c) => flowJob(c, true)) } : {}),
-  });
-
   const state = (id: string, queue: string): Promise<JobState | undefined> =>
     reach(`read the state of job ${id}`, () => readState(id, queue));
 
@@ -267,7 +241,9 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
 
     async enqueue(spec) {
       const q = await queueOf(spec.queue);
-      await reach(`enqueue job ${spec.id}`, () => q.add(spec.task, envelope(spec), jobOptions(spec)));
+      await reach(`enqueue job ${spec.id}`, () =>
+        q.add(spec.task, envelope(options.prefix, spec), jobOptions(spec)),
+      );
       options.counter?.count(spec.task, 'enqueued');
     },
 
@@ -275,7 +251,9 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       const c = await context();
       flows ??= new c.bull.FlowProducer({ connection: c.adapter, prefix: c.prefix });
       const producer = flows;
-      await reach(`enqueue flow ${root.id}`, () => producer.add(flowJob(root, false), { queuesOptions: {} }));
+      await reach(`enqueue flow ${root.id}`, () =>
+        producer.add(flowJob(options.prefix, root, false), { queuesOptions: {} }),
+      );
       if (options.counter) countFlow(options.counter, root);
     },
 
@@ -324,7 +302,7 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
         await reach(`schedule ${JSON.stringify(name)}`, () =>
           q.upsertJobScheduler(name, repeat, {
             name: job.task,
-            data: envelope({ ...job, id: name, delay: 0 }),
+            data: envelope(options.prefix, { ...job, id: name, delay: 0 }),
             opts: {
               attempts: job.attempts,
               backoff: job.backoff,
@@ -408,24 +386,4 @@ async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | un
   } finally {
     clearTimeout(timer);
   }
-}
-
-/** Counts every job of a flow tree as enqueued. */
-function countFlow(counter: TaskCounter, spec: FlowSpec): void {
-  counter.count(spec.task, 'enqueued');
-  for (const child of spec.children) countFlow(counter, child);
-}
-
-/** `prefix:queue:id` → [queue, id]. */
-function splitKey(prefix: string, key: string): [string, string] {
-  const rest = key.slice(prefix.length + 1);
-  const at = rest.indexOf(':');
-  return [rest.slice(0, at), rest.slice(at + 1)];
-}
-
-/** The failure BullMQ recorded: the message, and the class name from the last stack trace's first line. */
-function failureOf(job: Job): FailureRecord {
-  const stack = job.stacktrace?.at(-1) ?? '';
-  const name = /^([A-Za-z_$][\w$]*)(?::|$)/.exec(stack.split('\n', 1)[0] ?? '')?.[1] ?? 'Error';
-  return { name, message: job.failedReason ?? 'unknown failure' };
 }

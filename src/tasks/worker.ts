@@ -9,7 +9,8 @@
  */
 import type { Job, Worker } from 'bullmq';
 import { TaskRevokedError, TaskUsageError } from '../errors.js';
-import type { BullContext, Envelope } from './bullmq.js';
+import type { BullContext } from './bullmq.js';
+import type { Envelope } from './bullmq-jobs.js';
 import { closeRaw, type RawRedisClient, rawClient } from './connection.js';
 import { revokedMessage, runOnce } from './run.js';
 
