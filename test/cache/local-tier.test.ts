@@ -103,6 +103,20 @@ describe('LocalTier: expiry', () => {
     assert.equal(tier.get('soon'), undefined);
   });
 
+  it('on the real clock, an entry past its expiry is not served while the event loop never turns', () => {
+    // Regression: one clock reading served up to 1024 hits until a 1 ms timer refreshed it,
+    // so code that stayed in microtasks or busy work kept reading entries past their expiry.
+    const tier = new LocalTier();
+    tier.setTracking(true);
+    const expiresAt = Date.now() + 200;
+    tier.remember('k', { value: 1, expiresAt, bytes: 1 }, tier.mark('k'));
+    assert.ok(tier.get('k'), 'held before its expiry');
+    while (Date.now() <= expiresAt) {
+      // Busy: time passes, no timer can run.
+    }
+    assert.equal(tier.get('k'), undefined);
+  });
+
   it('caps an entry at ttl, and reports the store expiry unchanged', () => {
     const { tier, clock, fill } = setup({ ttl: 500 });
     fill('forever', { expiresAt: null });
