@@ -5,7 +5,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { ErrorReply } from 'redis';
-import { parseDuration } from '../config/duration.js';
+import { DURATION_EXPECTED, parseDuration } from '../config/duration.js';
 import type { ResolvedCacheConfig } from '../config/schema.js';
 import {
   BackendUnavailableError,
@@ -1051,8 +1051,14 @@ export class Cache {
     valueOrLoader: T | (() => T | Promise<T>),
     options?: GetOrSetOptions,
   ): Plan<T> {
-    const ms = (value: Timeout | undefined, name: string): number | undefined =>
-      value === undefined || value === null ? undefined : Math.max(0, parseDuration(value, name) ?? 0);
+    const ms = (value: Timeout | undefined, name: string, zeroOk = false): number | undefined => {
+      if (value === undefined || value === null) return undefined;
+      // grace 0 is the documented default (no grace) and softTimeout 0 serves a stale value
+      // at once while the refresh runs; a negative one is a mistake, not "none".
+      const parsed = parseDuration(value, `getOrSet ${name}`, { allowZeroOrNegative: zeroOk }) ?? 0;
+      if (parsed < 0) throw new ConfigError(`getOrSet ${name}`, value, `0 or more: ${DURATION_EXPECTED}`);
+      return parsed;
+    };
     const early = options?.earlyRefresh;
     const beta = early === true ? 1 : typeof early === 'number' ? early : 0;
     if (!(Number.isFinite(beta) && beta >= 0))
@@ -1066,8 +1072,8 @@ export class Cache {
           : () => valueOrLoader as T,
       options,
       ttl: this.#ttl(options?.timeout),
-      grace: ms(options?.grace, 'grace') ?? 0,
-      softTimeout: ms(options?.softTimeout, 'softTimeout'),
+      grace: ms(options?.grace, 'grace', true) ?? 0,
+      softTimeout: ms(options?.softTimeout, 'softTimeout', true),
       hardTimeout: ms(options?.hardTimeout, 'hardTimeout'),
       lockTtl: ms(options?.lockTimeout, 'lockTimeout') ?? 10_000,
       beta,

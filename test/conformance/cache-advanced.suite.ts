@@ -8,7 +8,7 @@
  */
 import assert from 'node:assert/strict';
 import type { Cache } from '../../src/cache/cache.js';
-import { CacheKeyError, CacheLoadTimeoutError, CacheValueError } from '../../src/errors.js';
+import { CacheKeyError, CacheLoadTimeoutError, CacheValueError, ConfigError } from '../../src/errors.js';
 import { defineSuite, it } from '../support/conformance.js';
 
 export interface AdvancedFixture {
@@ -340,6 +340,35 @@ defineSuite<AdvancedFixture>('cache-advanced', ({ driver }) => {
     slow.open('new');
     for (let i = 0; i < 50 && (await cache().get(k)) !== 'new'; i++) await sleep(20);
     assert.equal(await cache().get(k), 'new');
+  });
+
+  it('getOrSet takes grace 0 (the default: no grace) and softTimeout 0; a negative one is a ConfigError', async () => {
+    // Regression: { grace: 0 } and { softTimeout: 0 } were ConfigErrors ("greater than zero").
+    const k = key('zero');
+    assert.equal(await cache().getOrSet(k, () => 'v', { grace: 0 }), 'v');
+    assert.equal(await cache().getOrSet(key('zero-s'), () => 'v', { grace: '0s', softTimeout: 0 }), 'v');
+    assert.notEqual((await cache().getEntry(k)).status, 'miss', 'stored');
+    // softTimeout 0 with a stale value: served at once, while the refresh lands in the background.
+    const stale = key('zero-soft');
+    await cache().getOrSet(stale, () => 'old', { timeout: 0.1, grace: 60 });
+    await sleep(200);
+    const slow = gate<string>();
+    const served = await cache().getOrSet(stale, () => slow.promise, {
+      timeout: 60,
+      grace: 60,
+      softTimeout: 0,
+    });
+    assert.equal(served, 'old');
+    slow.open('new');
+    for (let i = 0; i < 100 && (await cache().get(stale)) !== 'new'; i++) await sleep(20);
+    assert.equal(await cache().get(stale), 'new');
+    for (const options of [{ grace: -1 }, { softTimeout: '-5s' }, { hardTimeout: 0 }]) {
+      await assert.rejects(
+        cache().getOrSet(key('zero-bad'), () => 'v', options),
+        ConfigError,
+        JSON.stringify(options),
+      );
+    }
   });
 
   it('hardTimeout without a stale value is a CacheLoadTimeoutError', async () => {
