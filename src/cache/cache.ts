@@ -1242,13 +1242,21 @@ export class Cache {
   /** `keys`, as an async iterator over batches the store yields. @example for await (const k of cache.iterKeys('a*')) {} */
   async *iterKeys(pattern = '*', options?: VersionOptions): AsyncIterable<string> {
     const version = options?.version;
-    for await (const batch of this.backend.scan(this.keyMaker.pattern(pattern, version), SCAN_BATCH)) {
-      for (const made of batch) {
-        // getOrSet's lock keys end in a control character no user key may hold: not listed.
-        if (made.endsWith(LOCK_SUFFIX)) continue;
-        const key = this.keyMaker.isDefaultFormat ? this.keyMaker.strip(made, version) : made;
-        if (key !== undefined) yield key;
+    const glob = this.keyMaker.pattern(pattern, version);
+    try {
+      for await (const batch of this.backend.scan(glob, SCAN_BATCH)) {
+        for (const made of batch) {
+          // getOrSet's lock keys end in a control character no user key may hold: not listed.
+          if (made.endsWith(LOCK_SUFFIX)) continue;
+          const key = this.keyMaker.isDefaultFormat ? this.keyMaker.strip(made, version) : made;
+          if (key !== undefined) yield key;
+        }
       }
+    } catch (error) {
+      // The outage policy, as for every read: with ignoreErrors an unreachable store lists
+      // nothing more (logged, counted) instead of throwing. A throw in the caller's loop body
+      // does not land here (the loop ends the iterator with return(), not throw()).
+      this.#failed(error, 'keys');
     }
   }
 
@@ -1345,9 +1353,10 @@ export class Cache {
    * misses and writes into no-ops (logged at most once a second, counted). Otherwise, and
    * for any other error, it is thrown.
    */
-  #failed(error: unknown, op: CacheOp, alwaysThrow = false): void {
+  #failed(error: unknown, op: CacheOp | 'keys', alwaysThrow = false): void {
     this.stats.errors++;
-    this.#ops?.[op].fail();
+    // keys/iterKeys are counted in `errors` but have no timer of their own (metrics' CACHE_OPS).
+    if (op !== 'keys') this.#ops?.[op].fail();
     if (error instanceof SerializationError) throw error;
     // A reply error (WRONGTYPE, OOM, a failed script) becomes a typed error that says what
     // to do. OOM is the server unable to store anything now: with ignoreErrors, a no-op.

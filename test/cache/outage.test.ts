@@ -70,7 +70,16 @@ describe('ignoreErrors', () => {
       'a tagged getOrSet still serves the loader',
     );
     assert.equal(await timed(() => cache.set('tagged-set', 1, { tags: ['catalog'] })), undefined);
-    assert.ok(cache.stats.errors >= 11);
+    // Regression (review): keys/iterKeys threw BackendUnavailableError instead of listing nothing.
+    const errorsBefore = cache.stats.errors;
+    assert.deepEqual(await timed(() => cache.keys('*')), []);
+    const iterated: string[] = [];
+    await timed(async () => {
+      for await (const key of cache.iterKeys('k*')) iterated.push(key);
+    });
+    assert.deepEqual(iterated, []);
+    assert.equal(cache.stats.errors, errorsBefore + 2, 'each listing that failed is counted');
+    assert.ok(cache.stats.errors >= 13);
     // The timeout is the budget for one call; the breaker makes later ones faster still.
     console.log(`outage: slowest call ${Math.max(...timings).toFixed(1)} ms over ${timings.length} calls`);
     // A bound, not a benchmark: the deadline is 250 ms; a hang would blow far past this.
@@ -148,6 +157,7 @@ describe('without ignoreErrors', () => {
         return true;
       });
       assert.ok(performance.now() - started < 250 + 2000, 'fails within its deadline, not after a hang');
+      await assert.rejects(cache.keys('*'), BackendUnavailableError);
     } finally {
       await larder.close();
       await server.stop();
