@@ -18,6 +18,7 @@ import {
 } from '../errors.js';
 import type { CacheOp, CacheStatsSource, CacheTimers, Metrics } from '../metrics/metrics.js';
 import { UNTIMED } from '../metrics/op-timer.js';
+import { within } from '../within.js';
 import type { CacheBackend, LocalEntry, LocalTier, Payload, ReadEntry, TtlMs } from './backend.js';
 import { type Codec, samePayload } from './codec.js';
 import { type EnvelopeHeader, isEnvelope, unwrap, wrap } from './envelope.js';
@@ -1450,23 +1451,12 @@ interface Plan<T> {
 }
 
 /**
- * `promise`, or `onTimeout()` if `ms` pass first. The timer is a caller's bounded wait, kept
- * referenced (a program awaiting it must not exit first) — and cleared the moment `promise`
- * settles, so a call that was answered holds nothing: a timer left to run out kept the
- * process alive for the whole hardTimeout after the last call, one timer per call.
+ * `promise`, or `onTimeout()` if `ms` pass first: a caller's bounded wait, so its timer keeps
+ * the process alive, and is cleared the moment `promise` settles (one left to run out kept
+ * the process alive for the whole hardTimeout after the last call, one timer per call).
  */
 function orAfter<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<T>((resolve, reject) => {
-    timer = setTimeout(() => {
-      try {
-        resolve(onTimeout());
-      } catch (error) {
-        reject(error);
-      }
-    }, ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
+  return within(promise, ms, onTimeout, { keepAlive: true });
 }
 
 /**
