@@ -12,6 +12,7 @@ import type { RedisLocation } from '../config/types.js';
 import { BackendUnavailableError, TaskRevokedError, TaskUsageError } from '../errors.js';
 import type { TaskCounter } from '../metrics/metrics.js';
 import type { QueueDepth } from '../metrics/types.js';
+import { within } from '../within.js';
 import {
   countFlow,
   type Envelope,
@@ -363,7 +364,16 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       closed = true;
       await Promise.all([...workers].map((w) => w.close()));
       // A QueueEvents still connecting (Redis went down) is not waited for: its client is closed below.
-      const opened = await Promise.all([...events.values()].map((qe) => settledWithin(qe, budget)));
+      const opened = await Promise.all(
+        [...events.values()].map((qe) =>
+          within(
+            qe.catch(() => undefined),
+            budget,
+            () => undefined,
+            { keepAlive: true },
+          ),
+        ),
+      );
       await Promise.allSettled([
         ...opened.map((qe) => qe?.close()),
         ...[...queues.values()].map((q) => q.close()),
@@ -373,17 +383,4 @@ export function bullmqDriver(options: BullmqDriverOptions): TaskDriver {
       await Promise.all([...eventClients, ...(c ? [c.commands] : [])].map(closeRaw));
     },
   };
-}
-
-/** What `promise` resolves to, or undefined when it rejects or takes over `ms`. */
-async function settledWithin<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<undefined>((resolve) => {
-    timer = setTimeout(resolve, ms, undefined);
-  });
-  try {
-    return await Promise.race([promise.catch(() => undefined), late]);
-  } finally {
-    clearTimeout(timer);
-  }
 }

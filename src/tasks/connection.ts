@@ -7,6 +7,7 @@ import { createClient } from 'redis';
 import { DEFAULT_CONNECT_TIMEOUT, redactUrl } from '../config/location.js';
 import type { RedisLocation, StandaloneLocation } from '../config/types.js';
 import { BackendUnavailableError, ConfigError } from '../errors.js';
+import { within } from '../within.js';
 
 /** The node-redis client calls larder makes itself (BullMQ drives the rest through its adapter). */
 export interface RawRedisClient {
@@ -101,36 +102,31 @@ export async function withBroker<T>(
 ): Promise<T> {
   const budget = brokerBudget(location);
   const deadline = Date.now() + budget;
-  const unavailable = (detail: string) =>
-    new BackendUnavailableError(
-      `tasks.broker ${redactUrl(location)}`,
-      `could not ${what}: ${detail} within ${budget} ms (connectTimeout + commandTimeout). ` +
-        'Check that Redis is running and reachable there.',
+  // A caller's own wait: its timer keeps the process alive (within's keepAlive).
+  const bounded = <R>(promise: Promise<R>, detail: string) =>
+    within(
+      promise,
+      Math.max(0, deadline - Date.now()),
+      (): R => {
+        throw new BackendUnavailableError(
+          `tasks.broker ${redactUrl(location)}`,
+          `could not ${what}: ${detail} within ${budget} ms (connectTimeout + commandTimeout). ` +
+            'Check that Redis is running and reachable there.',
+        );
+      },
+      { keepAlive: true },
     );
-  let timer: NodeJS.Timeout | undefined;
-  const expired = (detail: string) =>
-    new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(unavailable(detail)), Math.max(0, deadline - Date.now()));
+  if (!client.isReady) {
+    let onReady: () => void = () => {};
+    const ready = new Promise<void>((resolve) => {
+      onReady = resolve;
+      client.on('ready', onReady);
     });
-  try {
-    if (!client.isReady) {
-      let onReady: () => void = () => {};
-      const ready = new Promise<void>((resolve) => {
-        onReady = resolve;
-        client.on('ready', onReady);
-      });
-      try {
-        await Promise.race([ready, expired('no connection to Redis (nothing was sent)')]);
-      } finally {
-        client.off('ready', onReady);
-        clearTimeout(timer);
-      }
+    try {
+      await bounded(ready, 'no connection to Redis (nothing was sent)');
+    } finally {
+      client.off('ready', onReady);
     }
-    return await Promise.race([
-      op(),
-      expired('no answer from Redis (it may still take effect once Redis answers)'),
-    ]);
-  } finally {
-    clearTimeout(timer);
   }
+  return bounded(op(), 'no answer from Redis (it may still take effect once Redis answers)');
 }
