@@ -312,10 +312,6 @@ export class Session<Data extends SessionData = SessionData> {
     if (loading) await loading;
     // Not while a save is writing the current id (it would store the data under an id nobody holds).
     for (let wait = this.#inFlight(); wait; wait = this.#inFlight()) await wait;
-    this.#cycle();
-  }
-
-  #cycle(): void {
     if (this.#policy.store.kind === 'server') {
       if (this.#state === 'stored' && this.#previousKey === undefined)
         this.#previousKey = this.key ?? undefined;
@@ -340,10 +336,7 @@ export class Session<Data extends SessionData = SessionData> {
     if (typeof userId !== 'string' || userId === '') {
       throw new LarderError(`session.login needs a non-empty string user id; got ${typeof userId}.`);
     }
-    const loading = this.#use();
-    if (loading) await loading;
-    for (let wait = this.#inFlight(); wait; wait = this.#inFlight()) await wait;
-    this.#cycle();
+    await this.cycleKey();
     // The absolute timeout counts from login: an authenticated session is a new session (OWASP).
     this.#metaDirty.created = this.#policy.now();
     this.#metaDirty.userId = userId;
