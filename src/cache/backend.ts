@@ -122,9 +122,6 @@ export interface CacheBackend {
   /** Returns true if the key was deleted, false if it was not there. */
   delete(key: string): Promise<boolean>;
 
-  /** True when `key` is present and not expired. */
-  has(key: string): Promise<boolean>;
-
   /** Payloads in the order of `keys`; `undefined` for each missing key. */
   getMany(keys: readonly string[]): Promise<Array<Payload | undefined>>;
 

@@ -1035,14 +1035,22 @@ export class Cache {
         return this.#served(found);
       });
       const wait = plan.softTimeout ?? plan.hardTimeout;
-      if (wait !== undefined) settled = orAfter(settled, wait, () => this.#served<T>(found));
+      // A caller's own bounded wait: its timer keeps the process alive, and is cleared once
+      // the load settles (one per call left to run out would hold the process that long).
+      if (wait !== undefined)
+        settled = within(settled, wait, () => this.#served<T>(found), { keepAlive: true });
       return settled;
     }
     const load = this.#inflight.get(made) ?? this.#load(plan, undefined);
     if (plan.hardTimeout === undefined) return load as Promise<T>;
-    return orAfter(load as Promise<T>, plan.hardTimeout, () => {
-      throw new CacheLoadTimeoutError(key, plan.hardTimeout!);
-    });
+    return within(
+      load as Promise<T>,
+      plan.hardTimeout,
+      () => {
+        throw new CacheLoadTimeoutError(key, plan.hardTimeout!);
+      },
+      { keepAlive: true },
+    );
   }
 
   /** `getOrSet`'s options, parsed once per call. */
@@ -1448,15 +1456,6 @@ interface Plan<T> {
   hardTimeout: number | undefined;
   lockTtl: number;
   beta: number;
-}
-
-/**
- * `promise`, or `onTimeout()` if `ms` pass first: a caller's bounded wait, so its timer keeps
- * the process alive, and is cleared the moment `promise` settles (one left to run out kept
- * the process alive for the whole hardTimeout after the last call, one timer per call).
- */
-function orAfter<T>(promise: Promise<T>, ms: number, onTimeout: () => T): Promise<T> {
-  return within(promise, ms, onTimeout, { keepAlive: true });
 }
 
 /**

@@ -160,10 +160,6 @@ class MemoryBackend implements CacheBackend {
     return this.#drop(key);
   }
 
-  async has(key: string): Promise<boolean> {
-    return this.#hit(key) !== undefined;
-  }
-
   async getMany(keys: readonly string[]): Promise<Array<Payload | undefined>> {
     return keys.map((key) => this.#hit(key)?.payload);
   }

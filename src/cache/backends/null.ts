@@ -31,9 +31,6 @@ class NullBackend implements CacheBackend {
   delete(): Promise<boolean> {
     return no;
   }
-  has(): Promise<boolean> {
-    return no;
-  }
   async getMany(keys: readonly string[]): Promise<Array<Payload | undefined>> {
     return keys.map(() => undefined);
   }

@@ -171,10 +171,6 @@ class RedisBackend implements CacheBackend {
     return this.#write((c) => c.del(key)).then((n) => n === 1);
   }
 
-  has(key: string): Promise<boolean> {
-    return this.#read((c) => c.exists(key)).then((n) => n === 1);
-  }
-
   async getMany(keys: readonly string[]): Promise<Array<Payload | undefined>> {
     const out = new Array<Payload | undefined>(keys.length);
     await Promise.all(

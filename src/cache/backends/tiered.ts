@@ -79,10 +79,6 @@ class TieredBackend implements CacheBackend {
     return this.#inner.getMany(keys);
   }
 
-  has(key: string): Promise<boolean> {
-    return this.#inner.has(key);
-  }
-
   ttl(key: string): Promise<number | null> {
     return this.#inner.ttl(key);
   }
