@@ -4,6 +4,7 @@
  * answer once `ms` have passed. The timer is cleared as soon as either side wins, and unref'd
  * unless the wait is the caller's own (`keepAlive`: a program awaiting it must not exit first).
  */
+import { cancel, type LongTimer, later } from './timers.js';
 
 /**
  * `promise`, or `late()` (a value, or a throw) if it has not settled within `ms`.
@@ -17,16 +18,20 @@ export function within<T>(
   late: () => T,
   options: { keepAlive?: boolean } = {},
 ): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
+  let timer: LongTimer | undefined;
   const deadline = new Promise<T>((resolve, reject) => {
-    timer = setTimeout(() => {
-      try {
-        resolve(late());
-      } catch (error) {
-        reject(error);
-      }
-    }, ms);
-    if (!options.keepAlive) timer.unref();
+    // `later`, not setTimeout: a wait past 2^31-1 ms (a '30d' hardTimeout) must not end at once.
+    timer = later(
+      () => {
+        try {
+          resolve(late());
+        } catch (error) {
+          reject(error);
+        }
+      },
+      ms,
+      { unref: !options.keepAlive },
+    );
   });
-  return Promise.race([promise, deadline]).finally(() => clearTimeout(timer));
+  return Promise.race([promise, deadline]).finally(() => cancel(timer));
 }

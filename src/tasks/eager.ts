@@ -7,8 +7,8 @@
  */
 import { TaskRevokedError, TaskUsageError } from '../errors.js';
 import type { TaskCounter } from '../metrics/metrics.js';
+import { cancel, type LongTimer, later } from '../timers.js';
 import { recordFailure, retryDelay, revokedMessage, runOnce } from './run.js';
-import { cancel, type LongTimer, later } from './timers.js';
 import type {
   FailureRecord,
   FlowSpec,

@@ -4,8 +4,8 @@
  */
 import type { Duration } from '../config/types.js';
 import { TaskTimeoutError } from '../errors.js';
+import { within } from '../within.js';
 import { failureError } from './run.js';
-import { cancel, type LongTimer, later } from './timers.js';
 import type { JobState, TaskDriver, TaskStatus } from './types.js';
 import { durationOf } from './validate.js';
 
@@ -16,20 +16,10 @@ const SLICE_MS = 60_000;
 const OVERRUN_MS = 1_000;
 const LATE = Symbol('late');
 
-/** `promise`, or LATE once `deadline` (epoch ms) has passed first. */
-async function until<T>(promise: Promise<T>, deadline: number): Promise<T | typeof LATE> {
+/** `promise`, or LATE once `deadline` (epoch ms) has passed first (a caller's own wait). */
+function until<T>(promise: Promise<T>, deadline: number): Promise<T | typeof LATE> {
   if (deadline === Number.POSITIVE_INFINITY) return promise;
-  let timer: LongTimer | undefined;
-  try {
-    return await Promise.race([
-      promise,
-      new Promise<typeof LATE>((resolve) => {
-        timer = later(() => resolve(LATE), deadline - Date.now());
-      }),
-    ]);
-  } finally {
-    cancel(timer);
-  }
+  return within<T | typeof LATE>(promise, deadline - Date.now(), () => LATE, { keepAlive: true });
 }
 
 /** Options of `AsyncResult.get`. */

@@ -3,7 +3,7 @@
  * the abort signal, and how a failure is recorded and rebuilt as an error.
  */
 import { TaskFailedError, TaskRevokedError, TaskTimeoutError } from '../errors.js';
-import { cancel, type LongTimer, later } from './timers.js';
+import { cancel, type LongTimer, later } from '../timers.js';
 import type { FailureRecord, JobState, TaskContext, TaskDefinition } from './types.js';
 
 /**

@@ -1,7 +1,8 @@
 /**
  * Regression: getOrSet with hardTimeout (or softTimeout) armed a referenced timer per call
  * and never cleared it when the load won the race, so a burst of calls kept the process alive
- * for the whole timeout after the last one answered (10,000 misses with hardTimeout '8s': 8 s).
+ * for the whole timeout after the last one answered (10,000 misses with hardTimeout '8s': 8 s);
+ * and a timeout past setTimeout's limit must not fire at once.
  */
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
@@ -38,6 +39,25 @@ test('getOrSet leaves no timer behind once its load has won the hardTimeout / so
     }
     const left = timers() - before;
     assert.ok(left < CALLS / 10, `${left} timers left running after ${2 * CALLS} answered calls`);
+  } finally {
+    await larder.close();
+  }
+});
+
+test('a hardTimeout past setTimeout’s 2^31-1 ms limit waits for the load instead of firing at once', async () => {
+  const larder = createLarder(
+    { logger: false, redis: false, caches: { default: { backend: 'memory' } } },
+    {},
+  );
+  try {
+    const cache = larder.cache();
+    // setTimeout fires a delay over ~24.8 days after 1 ms: the load, 30 ms, would have lost.
+    const slow = () => new Promise<string>((resolve) => setTimeout(resolve, 30, 'loaded'));
+    assert.equal(await cache.getOrSet('long-hard', slow, { hardTimeout: '30d' }), 'loaded');
+    assert.equal(
+      await cache.getOrSet('long-soft', slow, { timeout: 60, grace: 60, softTimeout: '30d' }),
+      'loaded',
+    );
   } finally {
     await larder.close();
   }
