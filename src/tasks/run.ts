@@ -3,7 +3,7 @@
  * the abort signal, and how a failure is recorded and rebuilt as an error.
  */
 import { TaskFailedError, TaskRevokedError, TaskTimeoutError } from '../errors.js';
-import { cancel, type LongTimer, later } from '../timers.js';
+import { within } from '../within.js';
 import type { FailureRecord, JobState, TaskContext, TaskDefinition } from './types.js';
 
 /**
@@ -20,26 +20,24 @@ export async function runOnce(
   const controller = new AbortController();
   const onStop = () => controller.abort(stop?.reason);
   stop?.addEventListener('abort', onStop, { once: true });
-  let timer: LongTimer | undefined;
   try {
     const run = Promise.resolve().then(() => def.handler(args, { ...ctx, signal: controller.signal }));
     if (def.timeLimit === undefined) return await run;
     const limit = def.timeLimit;
-    return await Promise.race([
+    return await within(
       run,
-      new Promise<never>((_, reject) => {
-        timer = later(() => {
-          const error = new TaskTimeoutError(
-            `Task ${JSON.stringify(def.name)} (id ${ctx.id}) ran past its timeLimit of ${limit} ms and was stopped. ` +
-              'Raise timeLimit at define(), or make the handler watch ctx.signal and stop sooner.',
-          );
-          controller.abort(error);
-          reject(error);
-        }, limit);
-      }),
-    ]);
+      limit,
+      () => {
+        const error = new TaskTimeoutError(
+          `Task ${JSON.stringify(def.name)} (id ${ctx.id}) ran past its timeLimit of ${limit} ms and was stopped. ` +
+            'Raise timeLimit at define(), or make the handler watch ctx.signal and stop sooner.',
+        );
+        controller.abort(error);
+        throw error;
+      },
+      { keepAlive: true },
+    );
   } finally {
-    cancel(timer);
     stop?.removeEventListener('abort', onStop);
   }
 }
