@@ -204,6 +204,16 @@ export class SessionInterruptedError extends LarderError {
 }
 
 /**
+ * The session API was called wrongly: `login` without a user id, `setExpiry` with a value
+ * it cannot keep, `cookieValue()` on a server-side engine, or `forUser` / `count` on an
+ * engine that cannot list sessions. Thrown at the call, before anything changed; the message
+ * says what to pass or which engine to use. A programming error: no HTTP status of its own.
+ */
+export class SessionUsageError extends LarderError {
+  static override readonly code = 'E_SESSION_USAGE';
+}
+
+/**
  * A rate limit refused the call (`limiter.hit()`). HTTP 429, and it renders itself wherever
  * it is thrown: `headers` carries `Retry-After` as `http-errors` does, which Express's final
  * handler and Fastify's default error handler send; `getResponse()` is the 429 as

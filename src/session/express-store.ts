@@ -17,7 +17,7 @@
 import { EventEmitter } from 'node:events';
 import { createRequire } from 'node:module';
 import { parseValue, stringifyValue } from '../cache/serializers/json.js';
-import { ConfigError, LarderError, SessionTooLargeError } from '../errors.js';
+import { ConfigError, LarderError, SessionTooLargeError, SessionUsageError } from '../errors.js';
 import type { Larder } from '../larder.js';
 import { createSessionStore } from './manager.js';
 import type { ServerSessionStore, SessionWrite } from './store.js';
@@ -250,7 +250,11 @@ export class ExpressSessionStore extends EventEmitter {
 
   async #ids(): Promise<string[]> {
     const store = this.store;
-    if (!store.ids) throw new LarderError(`the '${store.name}' session store cannot list its sessions.`);
+    if (!store.ids) {
+      throw new SessionUsageError(
+        `the '${store.name}' session store cannot list its sessions (all, length, clear): use the 'redis' or 'memory' engine.`,
+      );
+    }
     const ids: string[] = [];
     for await (const id of store.ids()) ids.push(id);
     // SCAN may return a key twice (during a rehash).

@@ -4,7 +4,7 @@
  * `redis` (hashes, field-level writes), `cache` (a named cache), `signed-cookie`, `memory`.
  */
 import type { ResolvedSessionsConfig } from '../config/index.js';
-import { LarderError } from '../errors.js';
+import { SessionUsageError } from '../errors.js';
 import type { Larder } from '../larder.js';
 import { isSessionId } from './ids.js';
 import { instrumentSessionStore } from './instrumented.js';
@@ -102,7 +102,7 @@ export class SessionManager {
   forUser(userId: string): UserSessions {
     const store = this.store;
     if (store.kind !== 'server' || !store.index) {
-      throw new LarderError(
+      throw new SessionUsageError(
         `sessions.forUser needs an engine that keeps a per-user index ('redis' or 'memory'); this one is '${this.config.engine}'.`,
       );
     }
@@ -136,7 +136,7 @@ export class SessionManager {
   async count(options: { onProgress?: (n: number) => void } = {}): Promise<number> {
     const store = this.store;
     if (store.kind !== 'server' || (!store.count && !store.ids)) {
-      throw new LarderError(
+      throw new SessionUsageError(
         `sessions.count needs sessions kept on the server; engine '${this.config.engine}' keeps them in the browser's cookie.`,
       );
     }

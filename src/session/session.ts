@@ -9,7 +9,13 @@
  */
 
 import { parseValue, stringifyValue } from '../cache/serializers/json.js';
-import { CacheValueError, LarderError, SessionInterruptedError, SessionTooLargeError } from '../errors.js';
+import {
+  CacheValueError,
+  LarderError,
+  SessionInterruptedError,
+  SessionTooLargeError,
+  SessionUsageError,
+} from '../errors.js';
 import { newSessionId } from './ids.js';
 import type { SessionMeta, SessionStore, SessionWrite, StoredSession } from './store.js';
 
@@ -334,7 +340,7 @@ export class Session<Data extends SessionData = SessionData> {
    */
   async login(userId: string): Promise<void> {
     if (typeof userId !== 'string' || userId === '') {
-      throw new LarderError(`session.login needs a non-empty string user id; got ${typeof userId}.`);
+      throw new SessionUsageError(`session.login needs a non-empty string user id; got ${typeof userId}.`);
     }
     await this.cycleKey();
     // The absolute timeout counts from login: an authenticated session is a new session (OWASP).
@@ -356,7 +362,7 @@ export class Session<Data extends SessionData = SessionData> {
   /**
    * Sets when the session expires: whole seconds of inactivity (as Django's `set_expiry`
    * takes an int: the cookie's `Max-Age` is whole seconds), a fixed `Date`, `0` for "when the
-   * browser closes", or `null` for the configured policy. Throws a `LarderError` — before
+   * browser closes", or `null` for the configured policy. Throws a `SessionUsageError` — before
    * anything changes — for fractional or non-positive seconds, and for an expiry past the
    * last date JavaScript (and so a cookie's `Expires`) can hold.
    *
@@ -381,7 +387,7 @@ export class Session<Data extends SessionData = SessionData> {
         typeof value === 'number' && Number.isFinite(value) && value > 0 && !Number.isInteger(value)
           ? ` Round it: setExpiry(Math.round(${value})).`
           : '';
-      throw new LarderError(
+      throw new SessionUsageError(
         `session.setExpiry takes a whole number of seconds (> 0) that ends before the year 275760, a valid Date, ` +
           `0 (at browser close) or null (the configured policy); got ${String(value)}.${rounding}`,
       );
@@ -542,7 +548,7 @@ export class Session<Data extends SessionData = SessionData> {
    */
   cookieValue(): string {
     const store = this.#policy.store;
-    if (store.kind !== 'cookie') throw new LarderError('cookieValue() is for the signed-cookie engine.');
+    if (store.kind !== 'cookie') throw new SessionUsageError("cookieValue() is for the signed-cookie engine; on a server-side engine the cookie holds the session's id (session.key).");
     const now = this.#policy.now();
     const meta = { ...(this.#meta ?? { created: now, lastSeen: now }), ...this.#metaDirty, lastSeen: now };
     const fields = new Map<string, string>();

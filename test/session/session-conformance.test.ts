@@ -6,7 +6,7 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { LarderError } from '../../src/errors.js';
+import { SessionUsageError } from '../../src/errors.js';
 import { createLarder, type Larder } from '../../src/larder.js';
 import { SessionManager } from '../../src/session/manager.js';
 import {
@@ -108,12 +108,12 @@ for (const engine of Object.keys(sessionSuites) as SessionEngine[]) {
 
 describe('sessions.forUser on an engine without a per-user index', () => {
   for (const engine of ['cache', 'signed-cookie'] as const) {
-    it(`${engine}: throws a LarderError that names the engine`, async () => {
+    it(`${engine}: throws a SessionUsageError that names the engine`, async () => {
       const larder = createLarder(sessionConfig(engine, 'memory', undefined, 'unused'), {});
       try {
         assert.throws(
           () => larder.sessions.forUser('42'),
-          (error: unknown) => error instanceof LarderError && error.message.includes(`'${engine}'`),
+          (error: unknown) => error instanceof SessionUsageError && error.message.includes(`'${engine}'`),
         );
       } finally {
         await larder.close();

@@ -3,11 +3,11 @@
  * cannot carry — 0.5 or 90.5 (`Max-Age` is whole seconds) and 1e13 (an `Expires` past the last
  * date JavaScript holds) — and the error came at response time, from the cookie serializer: a
  * `TypeError`, a 500, and the session unsaved. Like Django's `set_expiry`, larder takes whole
- * seconds; anything else is refused at the call, with a `LarderError` that says what to pass.
+ * seconds; anything else is refused at the call, with a `SessionUsageError` that says what to pass.
  */
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { LarderError } from '../../src/errors.js';
+import { SessionUsageError } from '../../src/errors.js';
 import { newSessionId } from '../../src/session/ids.js';
 import { forEngines } from './support.js';
 
@@ -25,7 +25,7 @@ forEngines(
           await assert.rejects(
             s.setExpiry(value),
             (error: unknown) =>
-              error instanceof LarderError &&
+              error instanceof SessionUsageError &&
               /setExpiry/.test(error.message) &&
               /whole (number of )?seconds/.test(error.message),
             String(value),
