@@ -548,7 +548,10 @@ export class Session<Data extends SessionData = SessionData> {
    */
   cookieValue(): string {
     const store = this.#policy.store;
-    if (store.kind !== 'cookie') throw new SessionUsageError("cookieValue() is for the signed-cookie engine; on a server-side engine the cookie holds the session's id (session.key).");
+    if (store.kind !== 'cookie')
+      throw new SessionUsageError(
+        "cookieValue() is for the signed-cookie engine; on a server-side engine the cookie holds the session's id (session.key).",
+      );
     const now = this.#policy.now();
     const meta = { ...(this.#meta ?? { created: now, lastSeen: now }), ...this.#metaDirty, lastSeen: now };
     const fields = new Map<string, string>();
