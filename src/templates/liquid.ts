@@ -38,6 +38,7 @@ import {
 } from '../cache/fragment.js';
 import { LarderError } from '../errors.js';
 import type { Larder } from '../larder.js';
+import { writtenUsing } from './using.js';
 
 export type { CacheTagOptions } from '../cache/fragment.js';
 
@@ -138,7 +139,7 @@ function cacheTagClass(renderTag: (call: CacheTagCall) => Promise<string>) {
       const timeout = yield evalTokenValue(this.timeout, ctx);
       const varyOn: unknown[] = [];
       for (const token of this.varyOn) varyOn.push(yield evalTokenValue(token, ctx));
-      const using = this.using ? yield evalTokenValue(this.using, ctx) : undefined;
+      const using = this.using ? writtenUsing(yield evalTokenValue(this.using, ctx)) : undefined;
       const tags = this.tags ? yield evalTokenValue(this.tags, ctx) : undefined;
       const html = yield renderTag({
         timeout,

@@ -24,6 +24,7 @@ import {
   createCacheTagRenderer,
 } from '../cache/fragment.js';
 import type { Larder } from '../larder.js';
+import { writtenUsing } from './using.js';
 
 export type { CacheTagOptions } from '../cache/fragment.js';
 
@@ -148,7 +149,9 @@ class CacheTagExtension implements Extension {
     args.addChild(timeout);
     args.addChild(new nodes.Literal(lineno, colno, name));
     args.addChild(new nodes.Array(lineno, colno, varyOn));
-    args.addChild(keywords.using ?? none());
+    // Wrapped, so a written `using=` whose value is undefined (a variable not set) or `none`
+    // is told apart from no `using=` at all (null).
+    args.addChild(keywords.using ? new nodes.Array(lineno, colno, [keywords.using]) : none());
     args.addChild(keywords.tags ?? none());
     return new nodes.CallExtensionAsync(this, 'run', args, [body]);
   }
@@ -159,19 +162,23 @@ class CacheTagExtension implements Extension {
     timeout: unknown,
     name: string,
     varyOn: unknown[],
-    using: unknown,
+    using: [unknown] | null,
     tags: unknown,
     body: Body,
     callback: Callback,
   ): void {
-    this.#renderTag({
-      timeout,
-      name,
-      varyOn,
-      using: using ?? undefined,
-      tags: tags ?? undefined,
-      render: () => renderBody(body),
-    }).then(
+    new Promise<string>((resolve) =>
+      resolve(
+        this.#renderTag({
+          timeout,
+          name,
+          varyOn,
+          using: using === null ? undefined : writtenUsing(using[0]),
+          tags: tags ?? undefined,
+          render: () => renderBody(body),
+        }),
+      ),
+    ).then(
       (html) => {
         try {
           callback(null, html);

@@ -208,6 +208,23 @@ describe('liquid {% cache %}: Django’s CacheTests and the rest', () => {
     await assert.rejects(render(source), /Invalid cache name specified for cache tag: "unknown"/);
   });
 
+  test('regression: using= naming a variable that is not set (or nil) is a RenderError, never the default cache', async () => {
+    // Django: "'cache' tag got an unknown variable"; `using=pages` without quotes is the usual slip.
+    const source = '{% cache 60 unquoted using=pages %}body{% endcache %}';
+    engine.parse(source);
+    await assert.rejects(render(source), (error: Error) => {
+      assert.equal(error.name, 'RenderError');
+      assert.match(error.message, /Invalid cache name specified for cache tag: using=undefined/);
+      return true;
+    });
+    await assert.rejects(
+      render('{% cache 60 unquoted using: nil %}body{% endcache %}'),
+      /Invalid cache name specified for cache tag: using=null/,
+    );
+    assert.equal(await cache.has(makeFragmentKey('unquoted')), false);
+    assert.equal(await larder.cache('other').has(makeFragmentKey('unquoted')), false);
+  });
+
   test('tags= takes a comma-separated string or an array; anything else is an error', async () => {
     assert.equal(await render('{% cache 60 tagged tags: "products,eu" %}t{% endcache %}'), 't');
     assert.equal(await render('{% cache 60 tagged2 tags=list %}t{% endcache %}', { list: ['a', 'b'] }), 't');

@@ -219,6 +219,19 @@ describe('nunjucks {% cache %}: Django’s CacheTests and the rest', () => {
     await assert.rejects(render(env, source), /Invalid cache name specified for cache tag: "unknown"/);
   });
 
+  test('regression: using= naming a variable that is not set (or none) is an error, never the default cache', async () => {
+    // Django: "'cache' tag got an unknown variable"; `using=pages` without quotes is the usual slip.
+    const source = '{% cache 60 unquoted using=pages %}body{% endcache %}';
+    compile(env, source);
+    await assert.rejects(render(env, source), /Invalid cache name specified for cache tag: using=undefined/);
+    await assert.rejects(
+      render(env, '{% cache 60 unquoted using=none %}body{% endcache %}'),
+      /Invalid cache name specified for cache tag: using=null/,
+    );
+    assert.equal(await cache.has(makeFragmentKey('unquoted')), false);
+    assert.equal(await larder.cache('other').has(makeFragmentKey('unquoted')), false);
+  });
+
   test('tags= takes an array or a comma-separated string; anything else is an error', async () => {
     assert.equal(await render(env, '{% cache 60 tagged tags=["products", "eu"] %}t{% endcache %}'), 't');
     assert.equal(await render(env, '{% cache 60 tagged2 tags="products,eu" %}t{% endcache %}'), 't');
