@@ -476,6 +476,15 @@ function parseQuery(query: string, subPath: string): QueryParams {
     const key = decode(eq < 0 ? pair : pair.slice(0, eq), 'query parameter', subPath);
     const value = eq < 0 ? '' : decode(pair.slice(eq + 1), 'query parameter', subPath);
     if (!QUERY_KEYS.includes(key)) {
+      // `redis://:pa?ss@host`: the '?' sat in the password, so this "parameter" is the rest of
+      // the password and the host. Say so without echoing it: an error must not print a password.
+      if (key.includes('@') || value.includes('@')) {
+        throw new LocationProblem(
+          "a raw '?' in the user name or password starts the query part early; percent-encode it as %3F" +
+            PERCENT_HINT,
+          subPath,
+        );
+      }
       throw new LocationProblem(
         `unknown query parameter '${key}'; a Redis URL takes ${QUERY_KEYS.map((k) => `?${k}=`).join(', ')}`,
         subPath,

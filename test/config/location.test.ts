@@ -408,6 +408,19 @@ describe('parseLocation: rejected forms', () => {
     const error = rejects({ url: 'redis://h', password: 12345 }, `${PATH}.password`);
     assert.equal(error.value, '***');
   });
+
+  it("a raw '?' in the password: says to encode it as %3F and prints no part of the password", () => {
+    // The '?' used to start the query early: "unknown query parameter 'ter2hunter2@h:6379/0'".
+    for (const url of [
+      'redis://:hun?ter2hunter2@h:6379/0',
+      'redis://u:hun?ter2=hunter2@h',
+      'redis+sentinel://:hun?ter2@s/m',
+    ]) {
+      const error = rejects(url, PATH, '%3F');
+      assert.ok(!error.message.includes('ter2'), error.message);
+      assert.ok(!JSON.stringify(error.value).includes('ter2'), JSON.stringify(error.value));
+    }
+  });
 });
 
 describe('redactUrl', () => {
