@@ -59,6 +59,14 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * A call let through never reached the server (its arguments were refused before
+   * sending): it proves nothing either way, so another call may be the half-open probe.
+   */
+  release(): void {
+    this.#probing = false;
+  }
+
   /** Opens the circuit at once (the connection is known to be down). */
   trip(): void {
     this.#failures = this.threshold;

@@ -122,6 +122,9 @@ const AUTH_FAILURE = /^(WRONGPASS|NOAUTH|NOPERM)|invalid username-password|AUTH.
 export function isAvailabilityError(error: unknown): boolean {
   if (error instanceof BackendUnavailableError) return true;
   if (error instanceof ErrorReply) return UNAVAILABLE_REPLY.test(error.message);
+  // A bad argument (node-redis' encoder throws a TypeError before anything is sent) is the
+  // caller's mistake, not an outage: no breaker strike, no "check that the server is running".
+  if (error instanceof TypeError || error instanceof RangeError) return false;
   return error instanceof Error;
 }
 
@@ -719,7 +722,9 @@ export class RedisConnection {
         },
       );
     }
-    this.breaker.success();
+    // A programming error never reached the server: it says nothing about its health.
+    if (error instanceof TypeError || error instanceof RangeError) this.breaker.release();
+    else this.breaker.success();
     return error;
   }
 
