@@ -307,6 +307,9 @@ export class RedisConnection {
     try {
       promise = fn(binary ? this.#binary(client) : client);
     } catch (error) {
+      // Nothing was sent: were this the half-open probe, no reply would ever settle it and
+      // the breaker would refuse every later call for good.
+      this.breaker.release();
       return Promise.reject(error);
     }
     const slot: RingSlot | undefined = client[RING];
