@@ -666,6 +666,13 @@ export class RedisConnection {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    // Calls paced into a later turn were accepted before close(): send them now, while the
+    // clients are still here, so they settle as those already sent do (the quit drains them).
+    for (const call of this.#waiting.splice(0))
+      this.#dispatch(call.fn, call.readonly, call.timeoutMs, call.binary, call.on).then(
+        call.resolve,
+        call.reject,
+      );
     this.#ready = false;
     const owned = this.location.kind !== 'external';
     const all = [...this.#clients, ...this.#replicas, ...this.#replicaClients.values()];
