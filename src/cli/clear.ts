@@ -7,7 +7,7 @@
 import type { Command } from 'commander';
 import type { Cache } from '../cache/cache.js';
 import type { Larder } from '../larder.js';
-import { CliError, type GlobalOptions, reach } from './context.js';
+import { CliError, type GlobalOptions, noRedis, reach } from './context.js';
 import { keyspaceSize, redisCache } from './keys.js';
 import { Output } from './output.js';
 import { progress } from './progress.js';
@@ -40,6 +40,15 @@ async function clearCaches(larder: Larder, opts: { cache?: string; yes?: boolean
   const names = opts.cache === undefined ? Object.keys(larder.config.caches) : [opts.cache];
   // A named cache must exist and be on Redis; without --cache, in-process caches are skipped.
   const targets = opts.cache === undefined ? names : [redisCache(larder, opts.cache).name];
+  // With no cache on Redis there is nothing the CLI can clear: say so (exit 2), as every
+  // other command does, rather than "skipped" everything and exit 0.
+  if (targets.every((name) => larder.config.caches[name]?.location === undefined)) {
+    if (!larder.config.redis) throw noRedis('larder clear');
+    throw new CliError(
+      `larder clear: no configured cache is on Redis (${names.join(', ')}: memory or null backends, inside the app's process), ` +
+        'so there is nothing the CLI can clear. Clear those from the app itself (cache.clear()).',
+    );
+  }
   if (!opts.yes) {
     throw new CliError(
       `clear deletes every key of ${opts.cache === undefined ? `every configured cache (${names.join(', ')})` : `cache '${opts.cache}'`}. ` +

@@ -76,3 +76,13 @@ describe('larder clear (standalone)', () => {
     assert.equal(await app.connection().send(['GET', unrelated]), 'x');
   });
 });
+
+test('no Redis configured: exit 2 and how to set one, not "skipped" and exit 0', async () => {
+  const run = await larder(['clear', '--yes']);
+  assert.equal(run.code, 2, run.stdout);
+  assert.equal(run.stdout, '');
+  assert.match(
+    run.stderr,
+    /^larder: larder clear needs Redis, and none is configured .*Set REDIS_URL or --config\./,
+  );
+});
