@@ -75,11 +75,25 @@ async function clearCaches(larder: Larder, opts: { cache?: string; yes?: boolean
       total: wantsBar ? await keyspaceSize(conn) : 0,
     });
     let keys: number;
+    let failed: boolean;
     try {
       keys = await countCacheKeys(cache, (n) => bar.increment(n));
+      // With ignoreErrors, clear() turns a server that stops answering into a no-op (counted
+      // in stats.errors, not thrown): the CLI must not report those keys as gone.
+      const errorsBefore = cache.stats.errors;
       await cache.clear();
+      failed = cache.stats.errors > errorsBefore;
     } finally {
       bar.stop();
+    }
+    if (failed) {
+      const done = report.cleared.map((c) => `'${c.cache}' (${c.keys} keys)`).join(', ');
+      throw new CliError(
+        `clearing cache '${name}' did not finish: ${conn.name} stopped answering within the cache's ` +
+          `${cache.config.commandTimeout} ms command timeout (its ignoreErrors turns that into a no-op), ` +
+          `so some of its ${keys} keys remain. ${done ? `Already cleared: ${done}. ` : ''}` +
+          `Run larder clear --cache ${name} --yes again once the server answers.`,
+      );
     }
     report.cleared.push({ cache: name, location: conn.name, keys });
   }

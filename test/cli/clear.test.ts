@@ -4,9 +4,13 @@
  * how many went, and without --cache clears every Redis cache and skips in-process ones.
  */
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { createLarder, type Larder } from '../../src/larder.js';
 import { redisUrlFor, uniquePrefix } from '../support/conformance.js';
+import { type RedisServerHandle, startStandalone } from '../support/redis-server.js';
 import { configFor } from './fixtures/config.mjs';
 import { CONFIG_MODULE, larder, parsed } from './support.js';
 
@@ -85,4 +89,47 @@ test('no Redis configured: exit 2 and how to set one, not "skipped" and exit 0',
     run.stderr,
     /^larder: larder clear needs Redis, and none is configured .*Set REDIS_URL or --config\./,
   );
+});
+
+describe('larder clear: a cache with ignoreErrors whose deletes time out', () => {
+  // A server of its own: CLIENT PAUSE WRITE (what a failover does) would stall other suites.
+  let redis: RedisServerHandle;
+  let dir: string;
+  let config: string;
+
+  before(async () => {
+    redis = await startStandalone();
+    dir = mkdtempSync(path.join(os.tmpdir(), 'larder-cli-clear-'));
+    config = path.join(dir, 'config.mjs');
+    writeFileSync(
+      config,
+      `export default ${JSON.stringify({
+        logger: false,
+        redis: redis.url,
+        caches: { default: { keyPrefix: 'carts', ignoreErrors: true, commandTimeout: '200ms' } },
+      })};`,
+    );
+    for (const k of ['a', 'b', 'c']) await redis.command('SET', `carts:1:${k}`, 'x');
+  });
+
+  after(async () => {
+    await redis.command('CLIENT', 'UNPAUSE').catch(() => {});
+    rmSync(dir, { recursive: true, force: true });
+    await redis.stop();
+  });
+
+  test('says the keys remain and exits 2, instead of "cleared 3 keys" and exit 0', async () => {
+    // Reads (SCAN) still answer; every DEL waits until UNPAUSE, past the cache's 200 ms.
+    await redis.command('CLIENT', 'PAUSE', '60000', 'WRITE');
+    let run: Awaited<ReturnType<typeof larder>>;
+    try {
+      run = await larder(['--config', config, 'clear', '--yes']);
+    } finally {
+      await redis.command('CLIENT', 'UNPAUSE');
+    }
+    assert.equal(run.code, 2, `${run.stdout}${run.stderr}`);
+    assert.doesNotMatch(run.stdout, /cleared/);
+    assert.match(run.stderr, /^larder: clearing cache 'default' did not finish: .*some of its 3 keys remain/);
+    assert.equal(await redis.command('GET', 'carts:1:a'), 'x');
+  });
 });
