@@ -2,6 +2,7 @@
  * `larder worker --app <module>`: runs task workers (Celery's `celery worker`) for the
  * tasks an app module defines; SIGTERM lets running jobs finish, then exits.
  */
+import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Command } from 'commander';
@@ -9,6 +10,7 @@ import type { LarderConfig } from '../config/index.js';
 import type { Duration } from '../config/types.js';
 import { LarderError } from '../errors.js';
 import { createLarder, type Larder } from '../larder.js';
+import { CliError } from './context.js';
 import { positiveInt } from './run.js';
 
 /** What `--app` may export: a Larder (default or `larder`), or a config (default or `config`) and `register(larder)`. */
@@ -24,7 +26,22 @@ const isLarder = (value: unknown): value is Larder =>
 
 /** Loads the worker's app module: its tasks get defined as it is imported (or by its `register`). */
 async function loadApp(appPath: string): Promise<Larder> {
-  const mod = (await import(pathToFileURL(resolve(appPath)).href)) as AppModule;
+  // As --config: a missing or broken module is bad usage (exit 2) with what to do, not a raw import error.
+  const file = resolve(appPath);
+  if (!existsSync(file)) {
+    throw new CliError(`--app ${appPath}: no such file (resolved to ${file}).`);
+  }
+  let mod: AppModule;
+  try {
+    mod = (await import(pathToFileURL(file).href)) as AppModule;
+  } catch (error) {
+    const hint = /\.[mc]?ts$/.test(file)
+      ? ' Compile it to JavaScript first, or run the CLI with node --import tsx.'
+      : '';
+    throw new CliError(
+      `--app ${appPath} could not be loaded: ${(error as Error)?.message ?? String(error)}.${hint}`,
+    );
+  }
   const found = [mod.default, mod.larder].find(isLarder);
   if (found) return found;
   const config = mod.default ?? mod.config;
