@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { LarderConfig } from '../config/index.js';
+import { type LarderConfig, parseLocation } from '../config/index.js';
 import type { RedisLocation } from '../config/types.js';
 import { LarderError } from '../errors.js';
 import { createLarder, Larder } from '../larder.js';
@@ -78,6 +78,9 @@ export async function loadLarder(options: GlobalOptions, env = process.env): Pro
     return createLarder({ logger: false, ...(exported as LarderConfig) }, env);
   }
   const url = env.LARDER_REDIS_URL || env.REDIS_URL;
+  // A malformed URL is blamed on the variable the user set, not on a config key (`redis.url`)
+  // they never wrote.
+  if (url) parseLocation(url, env.LARDER_REDIS_URL ? 'env.LARDER_REDIS_URL' : 'env.REDIS_URL');
   return createLarder(
     {
       logger: false,

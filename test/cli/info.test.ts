@@ -158,6 +158,16 @@ describe('larder info: failing fast and clearly', () => {
     );
   });
 
+  test('a malformed REDIS_URL / LARDER_REDIS_URL: exit 2, blamed on that variable, not on a config key', async () => {
+    // It used to say "Invalid config at redis.url", a key the user never wrote.
+    const generic = await larder(['info'], { REDIS_URL: 'localhost:6379' });
+    assert.equal(generic.code, 2);
+    assert.match(generic.stderr, /^larder: E_CONFIG: Invalid config at env\.REDIS_URL: got "localhost:6379"/);
+    const own = await larder(['keys'], { LARDER_REDIS_URL: 'redis://h:0', REDIS_URL: 'redis://127.0.0.1:1' });
+    assert.equal(own.code, 2);
+    assert.match(own.stderr, /^larder: E_CONFIG: Invalid config at env\.LARDER_REDIS_URL: .*1 to 65535/);
+  });
+
   test('a --config module that does not exist: exit 2', async () => {
     const run = await larder(['--config', 'test/cli/fixtures/missing.mjs', 'info']);
     assert.equal(run.code, 2);
