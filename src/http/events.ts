@@ -407,12 +407,25 @@ export function startOnNodeResponse(
   const head: Record<string, string | number | string[]> = {};
   for (const [name, value] of Object.entries(headers)) if (value !== undefined) head[name] = value;
   res.writeHead(200, { ...head, ...opening.headers });
+  if (res.req?.method === 'HEAD') return headOnly(opening, nodeEventSink(res));
   // Events are small and latency matters more than packet count.
   res.socket?.setNoDelay(true);
   const session = opening.start(nodeEventSink(res));
   // The client may have gone while the feeds were joined: 'close' has then fired already.
   if (res.destroyed || res.socket?.destroyed !== false) session.close();
   else res.once('close', () => session.close());
+  return session;
+}
+
+/**
+ * A HEAD answered with the stream's headers and no body: the session is started (its feeds
+ * were joined by `open`) and closed at once, which ends the response. Kept open, Node would
+ * never send the head of a bodiless response (it goes out with `end()`), and Hono drops the
+ * body of a HEAD unread, so the stream would hold its feeds and timer for nobody.
+ */
+function headOnly(opening: Extract<EventOpening, { kind: 'stream' }>, sink: EventSink): EventSession {
+  const session = opening.start(sink);
+  session.close();
   return session;
 }
 
@@ -424,9 +437,14 @@ export function startOnNodeResponse(
  */
 export function webEventBody(
   opening: Extract<EventOpening, { kind: 'stream' }>,
-  outgoing?: { writableLength?: number } | undefined,
+  outgoing?: { writableLength?: number; req?: { method?: string } } | undefined,
 ): ReadableStream<Uint8Array> {
   const encoder = new TextEncoder();
+  // @hono/node-server's response knows the method; Hono answers a HEAD from the GET route.
+  if (outgoing?.req?.method === 'HEAD') {
+    headOnly(opening, { write() {}, buffered: () => 0, end() {}, destroy() {} });
+    return new ReadableStream({ start: (c) => c.close() });
+  }
   let session: EventSession | undefined;
   let controller!: ReadableStreamDefaultController<Uint8Array>;
   let done = false;
