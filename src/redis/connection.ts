@@ -374,21 +374,27 @@ export class RedisConnection {
   /** The ring and its two settle handlers for one owned single-socket client. */
   #attachRing(client: RedisCommands, location: StandaloneLocation): void {
     const ring = new ReplyOrderDeadlines();
+    // A read replica's replies say nothing about the primary: a replica that is down or
+    // stalled must not open the breaker for writes (reads fall back to the primary once its
+    // socket is gone or replaced), as one dead Cluster primary must not for the others.
+    const replica = this.location.kind === 'replicas' && this.location.replicas.includes(location);
     const slot: RingSlot = {
       ring,
       location,
       ok: (value: unknown) => {
         ring.shift();
-        this.breaker.success();
+        if (replica) this.breaker.release();
+        else this.breaker.success();
         return value;
       },
       fail: (error: unknown) => {
         ring.shift();
         if (ring.stalledAfterMs !== undefined) {
-          this.breaker.failure();
+          if (replica) this.breaker.release();
+          else this.breaker.failure();
           throw this.#timeoutError(ring.stalledAfterMs);
         }
-        throw this.#classify(error);
+        throw this.#classify(error, !replica);
       },
     };
     client[RING] = slot;
@@ -713,15 +719,17 @@ export class RedisConnection {
     );
   }
 
-  #classify(error: unknown): unknown {
+  /** The error a caller sees for `error`; `strikes`: it counts for (or against) the breaker. */
+  #classify(error: unknown, strikes = true): unknown {
+    if (!strikes) this.breaker.release();
     if (error instanceof BackendUnavailableError) {
       // A missed deadline or a dropped socket: one strike for the breaker per command.
-      this.breaker.failure();
+      if (strikes) this.breaker.failure();
       this.#lastError = error.message;
       return error;
     }
     if (isAvailabilityError(error)) {
-      this.breaker.failure();
+      if (strikes) this.breaker.failure();
       const message = (error as Error).message;
       this.#lastError = message;
       return new BackendUnavailableError(
@@ -734,7 +742,7 @@ export class RedisConnection {
     }
     // A programming error never reached the server: it says nothing about its health.
     if (error instanceof TypeError || error instanceof RangeError) this.breaker.release();
-    else this.breaker.success();
+    else if (strikes) this.breaker.success();
     return error;
   }
 
