@@ -359,6 +359,7 @@ export class RedisConnection {
     const slot: RingSlot = stalled[RING];
     slot.ring.stalledAfterMs = missedMs;
     const fresh = this.#standalone(slot.location);
+    this.#waited.add(fresh);
     clients[index] = fresh;
     fresh.connect().catch(() => {});
     this.#log('warn', `${this.name}: no reply within ${missedMs} ms; replacing the connection.`);
@@ -570,11 +571,15 @@ export class RedisConnection {
     }
   }
 
+  /**
+   * Clients `#firstReady` answers at once for: looked at before, ready before (a replica that
+   * went down is not making its first connection), or swapped in for a stalled socket.
+   */
   #waited = new WeakSet<object>();
 
   /**
-   * True when `client` is ready; the first time it is looked at still connecting, waits up
-   * to `ms` for it (later looks answer at once: a replica that went down is not waited for).
+   * True when `client` is ready; the first time it is looked at still making its first
+   * connection, waits up to `ms` for it (see `#waited` for the clients never waited for).
    */
   #firstReady(client: RedisCommands, ms: number): Promise<boolean> {
     const first = !this.#waited.has(client);
@@ -909,6 +914,7 @@ export class RedisConnection {
   }
 
   #watch(client: RedisCommands): void {
+    client.on('ready', () => this.#waited.add(client));
     // node-redis emits 'error' on every failed (re)connect; without a listener Node would
     // crash the process. Record it for messages and health instead.
     client.on('error', (error: Error) => {
