@@ -86,16 +86,29 @@ export class ConnectionManager {
   health(
     describe: (conn: RedisConnection) => Partial<ConnectionHealth> = () => ({}),
   ): Promise<ConnectionHealth[]> {
-    const roles: Array<[RedisConnection, ConnectionRole]> = [
-      ...[...this.#byKey].map(([key, c]): [RedisConnection, ConnectionRole] => [
+    // [connection, role, the connection `describe` is asked about]
+    const roles: Array<[RedisConnection, ConnectionRole, RedisConnection]> = [
+      ...[...this.#byKey].map(([key, c]): [RedisConnection, ConnectionRole, RedisConnection] => [
         c,
         key.slice(0, key.indexOf('|')) as ConnectionRole,
+        c,
       ]),
+      // A tracking socket's location is one server of the hub's (a Cluster primary), which no
+      // configured capability names: it serves what the hub's location serves, so it is
+      // described as that location's command connection is.
       ...[...this.#hubs.values()].flatMap((h) =>
-        h.connections().map((c): [RedisConnection, ConnectionRole] => [c, 'tracking']),
+        h
+          .connections()
+          .map((c): [RedisConnection, ConnectionRole, RedisConnection] => [
+            c,
+            'tracking',
+            this.get(h.location),
+          ]),
       ),
     ];
-    return Promise.all(roles.map(async ([c, role]) => ({ ...(await c.health()), role, ...describe(c) })));
+    return Promise.all(
+      roles.map(async ([c, role, owner]) => ({ ...(await c.health()), role, ...describe(owner) })),
+    );
   }
 
   /** The key under which connections to `location` are shared (one per server set and credentials). */
