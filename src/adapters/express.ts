@@ -29,11 +29,10 @@ import { metricsResponse } from '../http/metrics.js';
 import {
   type CachePageOptions,
   createPageCache,
-  mergeVary,
-  PAGE_HEADERS,
   type PageExchange,
   type PageRequest,
   type PageResponse,
+  pageHeader,
 } from '../http/page-cache.js';
 import {
   createRateLimit,
@@ -580,11 +579,10 @@ class ExpressExchange implements PageExchange {
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
-      // What middleware set for this request before the page cache ran is its own (see
-      // PAGE_HEADERS), but for the headers that describe the page; Vary names both.
-      const own = PAGE_HEADERS.has(name) ? undefined : res.getHeader(name);
-      if (own === undefined) res.setHeader(name, value);
-      else if (name === 'vary') res.setHeader(name, mergeVary(String(value), String(own)));
+      // What middleware set for this request before the page cache ran is its own, but for
+      // the headers that describe the page; Vary names both (pageHeader).
+      const sent = pageHeader(name, value, res.getHeader(name));
+      if (sent !== undefined) res.setHeader(name, sent);
     }
     // Text goes out with the headers in one write (a Buffer is written beside them).
     res.end(page.text ?? page.body);

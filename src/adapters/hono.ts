@@ -42,12 +42,11 @@ import { metricsResponse } from '../http/metrics.js';
 import {
   type CachePageOptions,
   createPageCache,
-  mergeVary,
-  PAGE_HEADERS,
   type PageCache,
   type PageExchange,
   type PageRequest,
   type PageResponse,
+  pageHeader,
 } from '../http/page-cache.js';
 import {
   createRateLimit,
@@ -609,14 +608,12 @@ function send(c: Context, page: PageResponse, first: boolean): Response {
     if (!first) replaceResponse(c, response);
     return response;
   }
-  // This request's own headers win but for those that describe the page (PAGE_HEADERS);
-  // Vary names both sides' headers.
+  // This request's own headers win but for those that describe the page; Vary names both
+  // sides' headers (pageHeader).
   const stored: Record<string, string> = {};
   for (const name in headers) {
-    const value = headers[name]!;
-    const mine = own === undefined || PAGE_HEADERS.has(name) ? null : own.get(name);
-    if (mine === null) stored[name] = value;
-    else if (name === 'vary') stored[name] = mergeVary(value, mine);
+    const value = pageHeader(name, headers[name]!, own?.get(name));
+    if (value !== undefined) stored[name] = value;
   }
   // c.newResponse starts from this request's headers and sets the stored ones over them.
   const response = c.newResponse(body, { status: page.status as StatusCode, headers: stored });

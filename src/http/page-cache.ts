@@ -70,7 +70,7 @@ export const PAGE_HEADERS: ReadonlySet<string> = new Set([
  * shared cache in front must not serve it across cookies) and what this request's own
  * middleware added.
  */
-export function mergeVary(page: string, own: string): string {
+function mergeVary(page: string, own: string): string {
   const merged: HeaderRecord = { vary: page };
   patchVaryHeaders(
     merged,
@@ -83,19 +83,32 @@ export function mergeVary(page: string, own: string): string {
 }
 
 /**
- * A page's headers sent to a request that middleware already gave some: the page's, where
- * this request's own win but for {@link PAGE_HEADERS}, and a `Vary` naming both sides'.
- * `own` as `[lower-case name, value]` pairs.
+ * What goes out for the page's header `name` when middleware already set `own` for this
+ * request (`undefined` or `null`: it did not): the page's value for {@link PAGE_HEADERS} or
+ * when there is no own one, a `Vary` naming both sides' headers, else `undefined` — this
+ * request's own value stays. The one rule every adapter sends a hit by.
+ *
+ * @example pageHeader('x-request-id', 'first', 'mine') // undefined: 'mine' stays
+ */
+export function pageHeader<V>(name: string, page: V, own: unknown): V | string | undefined {
+  if (own === undefined || own === null || PAGE_HEADERS.has(name)) return page;
+  return name === 'vary' ? mergeVary(String(page), String(own)) : undefined;
+}
+
+/**
+ * A page's headers sent to a request that middleware already gave some, as one record:
+ * this request's own (but for {@link PAGE_HEADERS}) with the page's over them by
+ * {@link pageHeader}. `own` as `[lower-case name, value]` pairs.
  */
 export function withOwnHeaders(page: HeaderRecord, own: Iterable<readonly [string, unknown]>): HeaderRecord {
-  const merged: HeaderRecord = { ...page };
+  const merged: HeaderRecord = {};
   for (const [name, value] of own) {
-    if (value === undefined || value === null || PAGE_HEADERS.has(name)) continue;
-    const stored = merged[name];
-    merged[name] =
-      name === 'vary' && stored !== undefined
-        ? mergeVary(String(stored), String(value))
-        : (value as string | string[] | number);
+    if (value !== undefined && value !== null && !PAGE_HEADERS.has(name))
+      merged[name] = value as string | string[] | number;
+  }
+  for (const name in page) {
+    const value = pageHeader(name, page[name], merged[name]);
+    if (value !== undefined) merged[name] = value;
   }
   return merged;
 }
