@@ -576,12 +576,13 @@ class ExpressExchange implements PageExchange {
     (res as Captured)[CAPTURED] = true;
     res.statusCode = page.status;
     const { headers } = page;
+    const ownOf = (name: string) => res.getHeader(name);
     for (const name in headers) {
       const value = headers[name];
       if (value === undefined) continue;
       // What middleware set for this request before the page cache ran is its own, but for
       // the headers that describe the page; Vary names both (pageHeader).
-      const sent = pageHeader(name, value, res.getHeader(name));
+      const sent = pageHeader(name, value, ownOf);
       if (sent !== undefined) res.setHeader(name, sent);
     }
     // Text goes out with the headers in one write (a Buffer is written beside them).

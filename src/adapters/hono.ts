@@ -611,8 +611,9 @@ function send(c: Context, page: PageResponse, first: boolean): Response {
   // This request's own headers win but for those that describe the page; Vary names both
   // sides' headers (pageHeader).
   const stored: Record<string, string> = {};
+  const ownOf = (name: string) => own?.get(name);
   for (const name in headers) {
-    const value = pageHeader(name, headers[name]!, own?.get(name));
+    const value = pageHeader(name, headers[name]!, ownOf);
     if (value !== undefined) stored[name] = value;
   }
   // c.newResponse starts from this request's headers and sets the stored ones over them.

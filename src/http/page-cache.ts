@@ -83,15 +83,22 @@ function mergeVary(page: string, own: string): string {
 }
 
 /**
- * What goes out for the page's header `name` when middleware already set `own` for this
- * request (`undefined` or `null`: it did not): the page's value for {@link PAGE_HEADERS} or
- * when there is no own one, a `Vary` naming both sides' headers, else `undefined` — this
- * request's own value stays. The one rule every adapter sends a hit by.
+ * What goes out for the page's header `name` when middleware may already have set one for
+ * this request (`ownOf(name)`; `undefined` or `null`: it did not): the page's value for
+ * {@link PAGE_HEADERS} (not asked about) or when there is no own one, a `Vary` naming both
+ * sides' headers, else `undefined` — this request's own value stays. The one rule every
+ * adapter sends a hit by.
  *
- * @example pageHeader('x-request-id', 'first', 'mine') // undefined: 'mine' stays
+ * @example pageHeader('x-request-id', 'first', () => 'mine') // undefined: 'mine' stays
  */
-export function pageHeader<V>(name: string, page: V, own: unknown): V | string | undefined {
-  if (own === undefined || own === null || PAGE_HEADERS.has(name)) return page;
+export function pageHeader<V>(
+  name: string,
+  page: V,
+  ownOf: (name: string) => unknown,
+): V | string | undefined {
+  if (PAGE_HEADERS.has(name)) return page;
+  const own = ownOf(name);
+  if (own === undefined || own === null) return page;
   return name === 'vary' ? mergeVary(String(page), String(own)) : undefined;
 }
 
@@ -106,8 +113,9 @@ export function withOwnHeaders(page: HeaderRecord, own: Iterable<readonly [strin
     if (value !== undefined && value !== null && !PAGE_HEADERS.has(name))
       merged[name] = value as string | string[] | number;
   }
+  const ownOf = (name: string) => merged[name];
   for (const name in page) {
-    const value = pageHeader(name, page[name], merged[name]);
+    const value = pageHeader(name, page[name], ownOf);
     if (value !== undefined) merged[name] = value;
   }
   return merged;
